@@ -246,13 +246,15 @@ int xs2s_tls_handshake(xs2s_tls *t) {
       break;
     if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED)
       return t->out_oom ? fail(t, rc, XS2S_ERR_NOMEM) : XS2S_TLS_AGAIN;
-    if (gnutls_error_is_fatal(rc)) {
-      /* Tell the peer why, unless it told us or we cannot write. */
-      if (rc != GNUTLS_E_FATAL_ALERT_RECEIVED && !t->out_oom)
-        gnutls_alert_send_appropriate(t->session, rc);
-      return fail(t, rc, XS2S_ERR_TLS_HANDSHAKE);
-    }
-    /* A warning alert: keep going. */
+    /* A warning alert (e.g. unrecognized_name) was consumed: go on. Any
+     * other code, fatal or not, ends the handshake, so that nothing can
+     * make this loop spin without consuming input. */
+    if (rc == GNUTLS_E_WARNING_ALERT_RECEIVED)
+      continue;
+    /* Tell the peer why, unless it told us or we cannot write. */
+    if (rc != GNUTLS_E_FATAL_ALERT_RECEIVED && !t->out_oom)
+      gnutls_alert_send_appropriate(t->session, rc);
+    return fail(t, rc, XS2S_ERR_TLS_HANDSHAKE);
   }
   int rc = on_established(t);
   if (rc < 0)

@@ -530,7 +530,10 @@ typedef struct xs2s_tlsa {
   size_t data_len;
 } xs2s_tlsa;
 
-/** Whether the peer's chain is trusted, or the first reason it is not. */
+/** Whether the peer's chain is trusted, or the first reason it is not
+ * (checked in the order of the table in docs/TLS.md: no certificate,
+ * revoked, self-signed / unknown CA, purpose, algorithm, other defects,
+ * then dates). */
 typedef enum xs2s_tls_chain_status {
   /** Chains to a trust anchor, every certificate valid at the given time,
    * not revoked, acceptable key purpose. */
