@@ -107,8 +107,11 @@ static int copy_domains(xs2s_tls *t, const xs2s_tls_options *o) {
 
 static int setup_session(xs2s_tls *t) {
   gnutls_session_t s = t->session;
-  int rc = t->creds->priority ? gnutls_priority_set(s, t->creds->priority)
-                              : gnutls_set_default_priority(s);
+  /* Default: the system's policy, without the versions RFC 8996 retired. */
+  int rc = t->creds->priority
+               ? gnutls_priority_set(s, t->creds->priority)
+               : gnutls_set_default_priority_append(
+                     s, "-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS-ALL", NULL, 0);
   if (rc >= 0)
     rc = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->creds->cred);
   if (rc < 0)
