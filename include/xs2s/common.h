@@ -62,6 +62,9 @@ extern "C" {
   X(TLS_CREDENTIALS, -41, "cannot load TLS certificate, key, CA or CRL")       \
   X(CERT_UNTRUSTED, -42, "peer certificate is not trusted")                    \
   X(CERT_NAME_MISMATCH, -43, "peer certificate does not name the domain")      \
+  X(TLS_HANDSHAKE, -44, "TLS handshake failed")                                \
+  X(TLS_PEER_CLOSED, -45, "the peer closed the TLS session (close_notify)")    \
+  X(DANE_MISMATCH, -46, "peer certificate does not match its TLSA records")    \
   /* dialback */                                                               \
   X(DIALBACK_INVALID, -60, "dialback key is invalid")                          \
   /* resolver */                                                               \
