@@ -829,6 +829,7 @@ static void srv_finish(xs2s_resolve_query *q) {
     q->source = XS2S_RESOLVE_SOURCE_SRV;
     rc = srv_cands(q);
   } else if (d->no_service || s->no_service) {
+    q->source = XS2S_RESOLVE_SOURCE_SRV; /* the SRV records said so */
     return fail(q, XS2S_ERR_DNS_NO_SERVICE);
   } else if (srv_empty(d) && srv_empty(s)) {
     q->source = XS2S_RESOLVE_SOURCE_FALLBACK;

@@ -202,6 +202,7 @@ static void test_no_service(void) {
   CHECK_INT(res->error, XS2S_ERR_DNS_NO_SERVICE);
   CHECK_INT(res->condition, XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND);
   CHECK_INT(res->ncandidates, 0); /* no fallback to its A record */
+  CHECK_INT(res->source, XS2S_RESOLVE_SOURCE_SRV);
   xs2s_resolve_result_free(res);
 
   /* "." for STARTTLS does not hide the direct TLS records. */
