@@ -10,6 +10,25 @@ static int is_host_char(unsigned char c) {
          (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
+size_t xs2s__host_name_len(const char *name) {
+  size_t len = strlen(name);
+  if (len > 0 && name[len - 1] == '.')
+    len--;
+  if (len == 0 || len > XS2S__DNAME_MAX)
+    return 0;
+  size_t label = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (name[i] == '.') {
+      if (label == 0)
+        return 0;
+      label = 0;
+    } else if (!is_host_char((unsigned char)name[i]) || ++label > 63) {
+      return 0;
+    }
+  }
+  return label ? len : 0;
+}
+
 int xs2s__dname_decode(const unsigned char *p, size_t len,
                        char out[XS2S__DNAME_MAX + 1]) {
   size_t in = 0, o = 0;

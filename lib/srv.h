@@ -37,6 +37,11 @@ typedef struct xs2s__srv_rdata {
   char target[XS2S__DNAME_MAX + 1];
 } xs2s__srv_rdata;
 
+/* Length of @name without one trailing dot when it is a host name: labels
+ * of 1..63 letters, digits, '-' and '_', at most XS2S__DNAME_MAX in all;
+ * 0 otherwise. */
+size_t xs2s__host_name_len(const char *name);
+
 /* Decodes a wire-format domain name that fills exactly @len bytes at @p
  * (no compression) into presentation form without the trailing dot ("" for
  * the root). Only host-name characters (letters, digits, '-', '_') are

@@ -52,6 +52,24 @@ static void test_dname_decode(void) {
   CHECK_INT(xs2s__dname_decode(longest, n + 2, out), XS2S_ERR_BAD_FORMAT);
 }
 
+static void test_host_name_len(void) {
+  CHECK_INT(xs2s__host_name_len("xmpp.example.org"), 16);
+  CHECK_INT(xs2s__host_name_len("xmpp.example.org."), 16);
+  CHECK_INT(xs2s__host_name_len("_xmpp-server._tcp.x"), 19);
+  CHECK_INT(xs2s__host_name_len("localhost"), 9);
+  const char *bad[] = {"", ".", "..", "a..b", ".a", "a b", "a/b", "a.b..",
+                       "caf\xc3\xa9.example"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    CHECK_INT(xs2s__host_name_len(bad[i]), 0);
+  char label[70];
+  memset(label, 'a', 63);
+  label[63] = '\0';
+  CHECK_INT(xs2s__host_name_len(label), 63);
+  label[63] = 'a';
+  label[64] = '\0';
+  CHECK_INT(xs2s__host_name_len(label), 0);
+}
+
 static void test_srv_decode(void) {
   static const unsigned char rd[] = "\0\5\0\12\24\225\4xmpp\1x";
   xs2s__srv_rdata srv;
@@ -188,6 +206,7 @@ static void test_reproducible(void) {
 
 int main(void) {
   RUN(test_dname_decode);
+  RUN(test_host_name_len);
   RUN(test_srv_decode);
   RUN(test_google_set);
   RUN(test_priority_ascending);

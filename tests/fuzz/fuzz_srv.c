@@ -6,7 +6,7 @@
  * Input: byte 0 is a record count n (0..64); then n records of four bytes
  * (priority, weight, big-endian); the rest feeds the random generator four
  * bytes at a time (then zeros). The whole input is also decoded as SRV
- * rdata and as a domain name.
+ * rdata and as a wire-format name, and checked as a host name in text.
  *
  * Built with -DXS2S_FUZZ_REPLAY it gets a main() that runs the files (or
  * directories of files) named on the command line, so the corpus is an
@@ -57,6 +57,16 @@ static void fuzz_decode(const uint8_t *data, size_t size) {
   char name[XS2S__DNAME_MAX + 1];
   if (xs2s__dname_decode(data, size, name) == 0)
     check_name(name);
+  /* The input as text: an accepted host name has only host characters. */
+  char text[300];
+  size_t n = size < sizeof(text) - 1 ? size : sizeof(text) - 1;
+  memcpy(text, data, n);
+  text[n] = '\0';
+  size_t len = xs2s__host_name_len(text);
+  if (len) {
+    text[len] = '\0';
+    check_name(text);
+  }
 }
 
 static void fuzz_order(const uint8_t *data, size_t size) {
