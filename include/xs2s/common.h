@@ -74,6 +74,7 @@ extern "C" {
   X(DNS_NO_SERVICE, -83, "domain offers no XMPP server service (SRV '.')")     \
   X(DNSSEC_BOGUS, -84, "DNSSEC validation failed (bogus answer)")              \
   X(RESOLVER_CONFIG, -85, "resolver configuration error")                      \
+  X(DNS_NO_ADDRESS, -86, "host has no address records (A/AAAA)")               \
   /* session */                                                                \
   X(POLICY, -100, "refused by policy")                                         \
   X(PEER_STREAM_ERROR, -101, "the peer sent a stream error")                   \
