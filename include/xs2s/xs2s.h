@@ -17,5 +17,6 @@
 #include <xs2s/common.h>
 #include <xs2s/condition.h>
 #include <xs2s/tls.h>
+#include <xs2s/dialback.h>
 
 #endif /* XS2S_XS2S_H */
