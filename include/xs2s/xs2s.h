@@ -18,5 +18,6 @@
 #include <xs2s/condition.h>
 #include <xs2s/tls.h>
 #include <xs2s/dialback.h>
+#include <xs2s/session.h>
 
 #endif /* XS2S_XS2S_H */
