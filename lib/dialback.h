@@ -97,7 +97,7 @@ typedef struct xs2s__dialback_pair {
   xs2s_dialback_state state;
   xs2s_stanza_condition condition; /* for ERROR */
   uint64_t deadline;               /* for PENDING */
-  int by_certificate; /* VALID through a certificate, not a key */
+  int by_certificate;              /* VALID through a certificate, not a key */
 } xs2s__dialback_pair;
 
 /* One <db:verify> sent and not yet answered (verifier role). */
@@ -146,12 +146,12 @@ typedef struct xs2s__dialback_out {
 /* Parsed form of a <db:result> or <db:verify> (strings borrowed from the
  * element). */
 typedef struct xs2s__dialback_elem {
-  int is_verify;            /* <db:verify> rather than <db:result> */
-  const char *from, *to, *id; /* NULL when absent */
-  int has_type;             /* a 'type' attribute is present */
-  xs2s_dialback_state type; /* VALID, INVALID, ERROR; NONE if unknown */
+  int is_verify;                   /* <db:verify> rather than <db:result> */
+  const char *from, *to, *id;      /* NULL when absent */
+  int has_type;                    /* a 'type' attribute is present */
+  xs2s_dialback_state type;        /* VALID, INVALID, ERROR; NONE if unknown */
   xs2s_stanza_condition condition; /* for type='error' */
-  const char *key;          /* text, whitespace trimmed (not NUL-ended) */
+  const char *key; /* text, whitespace trimmed (not NUL-ended) */
   size_t key_len;
 } xs2s__dialback_elem;
 
@@ -180,9 +180,8 @@ xs2s_dialback_state xs2s__dialback_state(const xs2s__dialback *db,
                                          xs2s_stanza_condition *condition);
 
 /* The pair that state() describes, or NULL. */
-const xs2s__dialback_pair *xs2s__dialback_find(const xs2s__dialback *db,
-                                               const char *from,
-                                               const char *to);
+const xs2s__dialback_pair *
+xs2s__dialback_find(const xs2s__dialback *db, const char *from, const char *to);
 
 /* Mark a pair VALID without dialback (SASL EXTERNAL or a certificate
  * checked by the session). 0, XS2S_ERR_INVALID_ARGUMENT, XS2S_ERR_LIMIT,
