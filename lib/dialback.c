@@ -65,12 +65,17 @@ static void free_query(const xs2s_mem *mem, xs2s__dialback_query *q) {
   xs2s__free(mem, q->id);
 }
 
-void xs2s__dialback_free(xs2s__dialback *db) {
+static void forget_pairs(xs2s__dialback *db) {
   for (size_t i = 0; i < db->npairs; i++) {
     xs2s__free(db->mem, db->pairs[i]->from);
     xs2s__free(db->mem, db->pairs[i]->to);
     xs2s__free(db->mem, db->pairs[i]);
   }
+  db->npairs = 0;
+}
+
+void xs2s__dialback_free(xs2s__dialback *db) {
+  forget_pairs(db);
   xs2s__free(db->mem, db->pairs);
   for (size_t i = 0; i < db->nqueries; i++)
     free_query(db->mem, &db->queries[i]);
@@ -99,9 +104,13 @@ static int anything_pending(const xs2s__dialback *db) {
 int xs2s__dialback_set_stream_id(xs2s__dialback *db, const char *id) {
   if (!xs2s__dialback_id_ok(id))
     return XS2S_ERR_INVALID_ARGUMENT;
+  if (strcmp(id, db->stream_id) == 0)
+    return 0;
   /* A pending key is bound to the old id; changing it would orphan it. */
-  if (anything_pending(db) && strcmp(id, db->stream_id) != 0)
+  if (anything_pending(db))
     return XS2S_ERR_BAD_STATE;
+  /* A restarted stream starts unauthenticated (RFC 6120 4.3.3). */
+  forget_pairs(db);
   copy_str(db->stream_id, sizeof(db->stream_id), id);
   return 0;
 }

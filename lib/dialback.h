@@ -89,8 +89,8 @@ typedef struct xs2s__dialback_policy {
   void *user_data;
 } xs2s__dialback_policy;
 
-/* One domain pair. Allocated once and kept until the table is freed, so a
- * pointer to it stays valid for the life of the stream. */
+/* One domain pair. Allocated once and kept until the table is freed or its
+ * stream id changes, so a pointer to it stays valid until then. */
 typedef struct xs2s__dialback_pair {
   char *from;
   char *to;
@@ -128,7 +128,8 @@ typedef struct xs2s__dialback_out {
    * stream_error is not NONE, else with a plain </stream:stream>. */
   int close;
   xs2s_stream_condition stream_error;
-  /* A pair changed state (valid for the life of the table). */
+  /* A pair changed state (valid until the table is freed or its stream
+   * id changes). */
   const xs2s__dialback_pair *pair;
   /* Receiving role: deliver this to the originating domain's
    * authoritative server (through xs2s__dialback_verify() on a stream to
@@ -165,7 +166,8 @@ void xs2s__dialback_out_clear(xs2s__dialback_out *out);
 
 /* The stream id keys are bound to: on an INCOMING stream the id we sent,
  * on an OUTGOING stream the id the peer sent. Set it again after each
- * stream restart. 0, XS2S_ERR_INVALID_ARGUMENT (bad id), or
+ * stream restart: a new id forgets every pair, since a restarted stream
+ * starts unauthenticated. 0, XS2S_ERR_INVALID_ARGUMENT (bad id), or
  * XS2S_ERR_BAD_STATE while something is pending. */
 int xs2s__dialback_set_stream_id(xs2s__dialback *db, const char *id);
 

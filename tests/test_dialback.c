@@ -718,6 +718,17 @@ static void test_error_made_by_engine(void) {
   xs2s__dialback_out_clear(&b1);
   xs2s__dialback_out_clear(&b4);
   xs2s__dialback_out_clear(&a4);
+
+  /* A condition out of range still makes an error, never a success. */
+  step1(&w, "chat.a.example", "b.example", 0, T0, &b1);
+  xs2s__dialback_answer_error(&b1.request, (xs2s_stanza_condition)999, &answer);
+  step4(&w, &answer, &b4, &a4);
+  CHECK_INT(xs2s__dialback_state(&w.a_s1, "chat.a.example", "b.example", &cond),
+            XS2S_DIALBACK_ERROR);
+  CHECK_INT(cond, XS2S_STANZA_ERR_UNDEFINED_CONDITION);
+  xs2s__dialback_out_clear(&b1);
+  xs2s__dialback_out_clear(&b4);
+  xs2s__dialback_out_clear(&a4);
   world_free(&w);
 }
 
@@ -1196,6 +1207,27 @@ static void test_malformed_requests(void) {
   CHECK(!out.has_request);
   CHECK_INT(reply_condition(&out), XS2S_STANZA_ERR_NOT_ACCEPTABLE);
   xs2s__dialback_out_clear(&out);
+  /* Keys longer than XS2S_DIALBACK_KEY_MAX are refused, that long pass. */
+  char xml[600];
+  char key[XS2S_DIALBACK_KEY_MAX + 2];
+  memset(key, 'k', sizeof(key) - 1);
+  key[sizeof(key) - 1] = '\0';
+  snprintf(xml, sizeof(xml),
+           "<db:result xmlns:db='jabber:server:dialback' "
+           "from='x.a.example' to='b.example'>%s</db:result>",
+           key);
+  CHECK_INT(deliver_xml(xml, &w.b_s1, T0, &w.pol_b, NULL, &out), 0);
+  CHECK_INT(reply_condition(&out), XS2S_STANZA_ERR_NOT_ACCEPTABLE);
+  xs2s__dialback_out_clear(&out);
+  key[XS2S_DIALBACK_KEY_MAX] = '\0';
+  snprintf(xml, sizeof(xml),
+           "<db:result xmlns:db='jabber:server:dialback' "
+           "from='x.a.example' to='b.example'>%s</db:result>",
+           key);
+  CHECK_INT(deliver_xml(xml, &w.b_s1, T0, &w.pol_b, NULL, &out), 0);
+  CHECK(out.has_request);
+  CHECK_INT(strlen(out.request.key), XS2S_DIALBACK_KEY_MAX);
+  xs2s__dialback_out_clear(&out);
   /* A db:verify without an id cannot be answered. */
   CHECK_INT(deliver_xml("<db:verify xmlns:db='jabber:server:dialback' "
                         "from='b.example' to='a.example'>0123</db:verify>",
@@ -1301,6 +1333,28 @@ static void test_stream_lost(void) {
   xs2s__dialback_out_clear(&out);
   xs2s__dialback_out_clear(&b1);
   xs2s__dialback_out_clear(&ask);
+  world_free(&w);
+}
+
+static void test_restart_forgets_pairs(void) {
+  world w;
+  world_init(&w, NULL);
+  xs2s__dialback_out b4;
+  xs2s__dialback_out_init(&b4);
+  CHECK_INT(dialback(&w, "a.example", "b.example", 0, &b4),
+            XS2S_DIALBACK_VALID);
+  xs2s__dialback_out_clear(&b4);
+  /* The same id again changes nothing... */
+  CHECK_INT(xs2s__dialback_set_stream_id(&w.b_s1, "s1-9f3c1a"), 0);
+  CHECK_INT(xs2s__dialback_state(&w.b_s1, "a.example", "b.example", NULL),
+            XS2S_DIALBACK_VALID);
+  /* ...a restarted stream has a new id and starts unauthenticated. */
+  CHECK_INT(xs2s__dialback_set_stream_id(&w.b_s1, "s1-restarted"), 0);
+  CHECK_INT(xs2s__dialback_state(&w.b_s1, "a.example", "b.example", NULL),
+            XS2S_DIALBACK_NONE);
+  CHECK_INT(xs2s__dialback_count(&w.b_s1, XS2S_DIALBACK_VALID), 0);
+  CHECK_INT(xs2s__dialback_set_stream_id(&w.b_s1, "bad id"),
+            XS2S_ERR_INVALID_ARGUMENT);
   world_free(&w);
 }
 
@@ -1412,6 +1466,7 @@ int main(void) {
   RUN(test_malformed_requests);
   RUN(test_limits);
   RUN(test_stream_lost);
+  RUN(test_restart_forgets_pairs);
   RUN(test_mark_valid);
   RUN(test_out_of_memory);
   return check_finish();
