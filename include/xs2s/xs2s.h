@@ -16,5 +16,7 @@
 
 #include <xs2s/common.h>
 #include <xs2s/condition.h>
+#include <xs2s/stanza.h>
+#include <xs2s/parser.h>
 
 #endif /* XS2S_XS2S_H */
