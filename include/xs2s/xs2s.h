@@ -16,6 +16,8 @@
 
 #include <xs2s/common.h>
 #include <xs2s/condition.h>
+#include <xs2s/stanza.h>
+#include <xs2s/parser.h>
 #include <xs2s/dialback.h>
 
 #endif /* XS2S_XS2S_H */
