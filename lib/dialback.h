@@ -89,15 +89,15 @@ typedef struct xs2s__dialback_policy {
   void *user_data;
 } xs2s__dialback_policy;
 
-/* One domain pair. Allocated once and kept until the table is freed, so a
- * pointer to it stays valid for the life of the stream. */
+/* One domain pair. Allocated once and kept until the table is freed or its
+ * stream id changes, so a pointer to it stays valid until then. */
 typedef struct xs2s__dialback_pair {
   char *from;
   char *to;
   xs2s_dialback_state state;
   xs2s_stanza_condition condition; /* for ERROR */
   uint64_t deadline;               /* for PENDING */
-  int by_certificate; /* VALID through a certificate, not a key */
+  int by_certificate;              /* VALID through a certificate, not a key */
 } xs2s__dialback_pair;
 
 /* One <db:verify> sent and not yet answered (verifier role). */
@@ -128,7 +128,8 @@ typedef struct xs2s__dialback_out {
    * stream_error is not NONE, else with a plain </stream:stream>. */
   int close;
   xs2s_stream_condition stream_error;
-  /* A pair changed state (valid for the life of the table). */
+  /* A pair changed state (valid until the table is freed or its stream
+   * id changes). */
   const xs2s__dialback_pair *pair;
   /* Receiving role: deliver this to the originating domain's
    * authoritative server (through xs2s__dialback_verify() on a stream to
@@ -146,12 +147,12 @@ typedef struct xs2s__dialback_out {
 /* Parsed form of a <db:result> or <db:verify> (strings borrowed from the
  * element). */
 typedef struct xs2s__dialback_elem {
-  int is_verify;            /* <db:verify> rather than <db:result> */
-  const char *from, *to, *id; /* NULL when absent */
-  int has_type;             /* a 'type' attribute is present */
-  xs2s_dialback_state type; /* VALID, INVALID, ERROR; NONE if unknown */
+  int is_verify;                   /* <db:verify> rather than <db:result> */
+  const char *from, *to, *id;      /* NULL when absent */
+  int has_type;                    /* a 'type' attribute is present */
+  xs2s_dialback_state type;        /* VALID, INVALID, ERROR; NONE if unknown */
   xs2s_stanza_condition condition; /* for type='error' */
-  const char *key;          /* text, whitespace trimmed (not NUL-ended) */
+  const char *key; /* text, whitespace trimmed (not NUL-ended) */
   size_t key_len;
 } xs2s__dialback_elem;
 
@@ -165,7 +166,8 @@ void xs2s__dialback_out_clear(xs2s__dialback_out *out);
 
 /* The stream id keys are bound to: on an INCOMING stream the id we sent,
  * on an OUTGOING stream the id the peer sent. Set it again after each
- * stream restart. 0, XS2S_ERR_INVALID_ARGUMENT (bad id), or
+ * stream restart: a new id forgets every pair, since a restarted stream
+ * starts unauthenticated. 0, XS2S_ERR_INVALID_ARGUMENT (bad id), or
  * XS2S_ERR_BAD_STATE while something is pending. */
 int xs2s__dialback_set_stream_id(xs2s__dialback *db, const char *id);
 
@@ -180,9 +182,8 @@ xs2s_dialback_state xs2s__dialback_state(const xs2s__dialback *db,
                                          xs2s_stanza_condition *condition);
 
 /* The pair that state() describes, or NULL. */
-const xs2s__dialback_pair *xs2s__dialback_find(const xs2s__dialback *db,
-                                               const char *from,
-                                               const char *to);
+const xs2s__dialback_pair *
+xs2s__dialback_find(const xs2s__dialback *db, const char *from, const char *to);
 
 /* Mark a pair VALID without dialback (SASL EXTERNAL or a certificate
  * checked by the session). 0, XS2S_ERR_INVALID_ARGUMENT, XS2S_ERR_LIMIT,

@@ -213,11 +213,9 @@ XS2S_EXTERN unsigned xs2s_dialback_feature_parse(const xs2s_stanza *features);
  * families never match. Sender multiplexing (a new sender domain to the
  * same target) needs no such check. Thread-safe.
  */
-XS2S_EXTERN int
-xs2s_dialback_may_multiplex(unsigned peer_features,
-                            const struct sockaddr *stream_peer,
-                            const struct sockaddr *const *candidates,
-                            size_t count);
+XS2S_EXTERN int xs2s_dialback_may_multiplex(
+    unsigned peer_features, const struct sockaddr *stream_peer,
+    const struct sockaddr *const *candidates, size_t count);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,8 @@
 #include <xs2s/common.h>
 #include <xs2s/condition.h>
 #include <xs2s/tls.h>
+#include <xs2s/stanza.h>
+#include <xs2s/parser.h>
 #include <xs2s/dialback.h>
 #include <xs2s/session.h>
 
