@@ -264,7 +264,10 @@ static int header_receiving(xs2s_session *s, const xs2s_stream_header *h) {
       (rc = xs2s__dialback_set_stream_id(&s->db, s->stream_id)) < 0)
     return xs2s__session_fail(s, rc, XS2S_STREAM_ERR_INTERNAL_SERVER_ERROR,
                               NULL);
-  return xs2s__session_event(s, XS2S__EV_HEADER);
+  if ((rc = xs2s__session_event(s, XS2S__EV_HEADER)) < 0)
+    return rc;
+  /* After a SASL restart the authenticated pair holds on the new stream. */
+  return s->sasl_state == XS2S__SASL_SUCCESS ? xs2s__sasl_complete(s) : 0;
 }
 
 static int header_initiating(xs2s_session *s, const xs2s_stream_header *h) {
@@ -392,7 +395,7 @@ int xs2s__session_fail(xs2s_session *s, int error, xs2s_stream_condition cond,
   if (s->tls_state == XS2S__TLS_HANDSHAKING ||
       s->tls_state == XS2S__TLS_FAILED) {
     /* No channel to say anything on. */
-    xs2s__session_abort(s, error, text);
+    xs2s__session_abort(s, error, text, XS2S_CLOSED_LOCALLY);
     return error;
   }
   set_close_reason(s, error, cond, text, XS2S_CLOSED_LOCALLY);
@@ -401,12 +404,13 @@ int xs2s__session_fail(xs2s_session *s, int error, xs2s_stream_condition cond,
   return error;
 }
 
-void xs2s__session_abort(xs2s_session *s, int error, const char *why) {
+void xs2s__session_abort(xs2s_session *s, int error, const char *why,
+                         xs2s_close_origin origin) {
   if (s->state == XS2S_SESSION_CLOSED)
     return;
   xs2s__session_log(s, XS2S_SESSION_LOG_WARNING, "stream aborted: %s (%s)",
                     why ? why : "", xs2s_strerror(error));
-  set_close_reason(s, error, XS2S_STREAM_ERR_NONE, why, XS2S_CLOSED_LOCALLY);
+  set_close_reason(s, error, XS2S_STREAM_ERR_NONE, why, origin);
   xs2s__session_event(s, XS2S__EV_FATAL);
 }
 
@@ -736,6 +740,7 @@ ssize_t xs2s_session_recv(xs2s_session *s, const uint8_t *data, size_t len,
   s->now = now_ms;
   if (s->state == XS2S_SESSION_CLOSED)
     return XS2S_ERR_STREAM_CLOSED;
+  int had_reason = s->close_origin != 0;
   int rc;
   if (s->tls_state == XS2S__TLS_HANDSHAKING ||
       s->tls_state == XS2S__TLS_ACTIVE)
@@ -747,9 +752,8 @@ ssize_t xs2s_session_recv(xs2s_session *s, const uint8_t *data, size_t len,
     return rc;
   if (frc < 0)
     return frc;
-  if (s->state == XS2S_SESSION_CLOSED && s->close_error &&
-      s->close_origin == XS2S_CLOSED_LOCALLY)
-    return s->close_error;
+  if (!had_reason && s->close_origin == XS2S_CLOSED_LOCALLY && s->close_error)
+    return s->close_error; /* this input made the stream fail */
   return (ssize_t)len;
 }
 
@@ -820,6 +824,7 @@ uint64_t xs2s_session_next_deadline(const xs2s_session *s) {
 
 int xs2s_session_on_timer(xs2s_session *s, uint64_t now_ms) {
   s->now = now_ms;
+  int had_reason = s->close_origin != 0;
   switch (s->state) {
   case XS2S_SESSION_CLOSED:
     return 0;
@@ -859,10 +864,9 @@ int xs2s_session_on_timer(xs2s_session *s, uint64_t now_ms) {
   int rc = xs2s__session_flush(s);
   if (rc < 0)
     return rc;
-  return s->state == XS2S_SESSION_CLOSED && s->close_error &&
-                 s->close_origin == XS2S_CLOSED_LOCALLY
-             ? s->close_error
-             : 0;
+  if (!had_reason && s->close_origin == XS2S_CLOSED_LOCALLY && s->close_error)
+    return s->close_error;
+  return 0;
 }
 
 /* ---------------------------------------------------------------------- */

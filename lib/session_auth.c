@@ -135,19 +135,16 @@ static int sasl_auth(xs2s_session *s, const xs2s_stanza *el) {
     if (strcasecmp(authzid, s->remote_domain) != 0)
       return sasl_failure(s, "invalid-authzid");
   }
-  int rc = xs2s__dialback_mark_valid(&s->db, s->remote_domain, s->header_to);
-  if (rc < 0)
-    return sasl_failure(s, "temporary-auth-failure");
   if (!(s->sasl_domain = xs2s__strdup(&s->mem, s->remote_domain)))
     return xs2s__session_fail(s, XS2S_ERR_NOMEM,
                               XS2S_STREAM_ERR_RESOURCE_CONSTRAINT, NULL);
-  if ((rc = xs2s__session_write_str(s, "<success xmlns='" XS2S_NS_SASL
-                                       "'/>")) < 0)
+  int rc = xs2s__session_write_str(s, "<success xmlns='" XS2S_NS_SASL "'/>");
+  if (rc < 0)
     return xs2s__session_fail(s, rc, XS2S_STREAM_ERR_RESOURCE_CONSTRAINT,
                               NULL);
   s->sasl_state = XS2S__SASL_SUCCESS;
-  xs2s__pair_authenticated(s, s->header_to, s->remote_domain,
-                           XS2S_AUTH_SASL_EXTERNAL);
+  /* The pair becomes valid on the restarted stream (xs2s__sasl_complete),
+   * whose new id starts with no pairs. */
   return xs2s__session_event(s, XS2S__EV_SASL_SUCCESS);
 }
 
@@ -173,8 +170,10 @@ int xs2s__sasl_start(xs2s_session *s) {
 }
 
 int xs2s__sasl_complete(xs2s_session *s) {
-  const char *local = s->local_domains[0];
-  int rc = xs2s__dialback_mark_valid(&s->db, local, s->remote_domain);
+  int out = s->role == XS2S_SESSION_INITIATING;
+  const char *local = out ? s->local_domains[0] : s->header_to;
+  int rc = out ? xs2s__dialback_mark_valid(&s->db, local, s->remote_domain)
+               : xs2s__dialback_mark_valid(&s->db, s->remote_domain, local);
   if (rc < 0)
     return xs2s__session_fail(s, rc, XS2S_STREAM_ERR_INTERNAL_SERVER_ERROR,
                               NULL);

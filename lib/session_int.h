@@ -149,7 +149,8 @@ int xs2s__session_event(xs2s_session *s, xs2s__event ev);
 int xs2s__session_fail(xs2s_session *s, int error, xs2s_stream_condition cond,
                        const char *text);
 /* Ends the session without writing anything more (TLS failures). */
-void xs2s__session_abort(xs2s_session *s, int error, const char *why);
+void xs2s__session_abort(xs2s_session *s, int error, const char *why,
+                         xs2s_close_origin origin);
 /* Whether @domain is one of ours (ASCII case-insensitive). */
 int xs2s__session_is_local(const xs2s_session *s, const char *domain);
 /* Whether the policy hook allows @domain. */
@@ -185,7 +186,7 @@ int xs2s__sasl_element(xs2s_session *s, const xs2s_stanza *el);
 int xs2s__sasl_start(xs2s_session *s);
 /* Receiving: whether to offer SASL EXTERNAL now. */
 int xs2s__sasl_offerable(xs2s_session *s);
-/* Initiating: SASL succeeded and the stream restarted: the pair is valid. */
+/* SASL succeeded and the stream restarted: the pair is valid. */
 int xs2s__sasl_complete(xs2s_session *s);
 /* Checks an inbound stanza; 0 to deliver, else the stream has failed. */
 int xs2s__authorize(xs2s_session *s, const xs2s_stanza *st);

@@ -45,7 +45,7 @@ static int tls_failed(xs2s_session *s, int error, const char *what) {
                     s->tls ? xs2s_tls_error_detail(s->tls) : "");
   drain(s); /* an alert that tells the peer why, if any */
   s->tls_state = XS2S__TLS_FAILED;
-  xs2s__session_abort(s, error, "TLS failure");
+  xs2s__session_abort(s, error, "TLS failure", XS2S_CLOSED_LOCALLY);
   return error;
 }
 
@@ -108,7 +108,8 @@ static int starttls_answer(xs2s_session *s, const xs2s_stanza *el) {
     s->tls_state = XS2S__TLS_FAILED;
     xs2s__session_log(s, XS2S_SESSION_LOG_WARNING,
                       "peer refused STARTTLS");
-    xs2s__session_abort(s, XS2S_ERR_TLS, "peer refused STARTTLS");
+    xs2s__session_abort(s, XS2S_ERR_TLS, "peer refused STARTTLS",
+                        XS2S_CLOSED_BY_PEER);
     return XS2S_ERR_TLS;
   }
   if (!xs2s_stanza_is(el, "proceed", XS2S_NS_TLS))

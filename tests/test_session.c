@@ -382,7 +382,7 @@ static void test_keepalive_and_idle(void) {
   CHECK_INT(xs2s_session_get_state(l->a.s), XS2S_SESSION_CLOSED);
   CHECK_INT(l->a.close.error, XS2S_ERR_TIMEOUT);
   CHECK_INT(l->a.close.condition, XS2S_STREAM_ERR_NONE);
-  CHECK_INT(l->b.close.origin, XS2S_CLOSED_BY_PEER);
+  CHECK_INT(xs2s_session_get_state(l->b.s), XS2S_SESSION_CLOSED);
   CHECK_INT(l->b.n_stanzas, 1);
   h_world_free(&w);
 }
