@@ -107,8 +107,11 @@ static int copy_domains(xs2s_tls *t, const xs2s_tls_options *o) {
 
 static int setup_session(xs2s_tls *t) {
   gnutls_session_t s = t->session;
-  int rc = t->creds->priority ? gnutls_priority_set(s, t->creds->priority)
-                              : gnutls_set_default_priority(s);
+  /* Default: the system's policy, without the versions RFC 8996 retired. */
+  int rc = t->creds->priority
+               ? gnutls_priority_set(s, t->creds->priority)
+               : gnutls_set_default_priority_append(
+                     s, "-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS-ALL", NULL, 0);
   if (rc >= 0)
     rc = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->creds->cred);
   if (rc < 0)
@@ -246,13 +249,15 @@ int xs2s_tls_handshake(xs2s_tls *t) {
       break;
     if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED)
       return t->out_oom ? fail(t, rc, XS2S_ERR_NOMEM) : XS2S_TLS_AGAIN;
-    if (gnutls_error_is_fatal(rc)) {
-      /* Tell the peer why, unless it told us or we cannot write. */
-      if (rc != GNUTLS_E_FATAL_ALERT_RECEIVED && !t->out_oom)
-        gnutls_alert_send_appropriate(t->session, rc);
-      return fail(t, rc, XS2S_ERR_TLS_HANDSHAKE);
-    }
-    /* A warning alert: keep going. */
+    /* A warning alert (e.g. unrecognized_name) was consumed: go on. Any
+     * other code, fatal or not, ends the handshake, so that nothing can
+     * make this loop spin without consuming input. */
+    if (rc == GNUTLS_E_WARNING_ALERT_RECEIVED)
+      continue;
+    /* Tell the peer why, unless it told us or we cannot write. */
+    if (rc != GNUTLS_E_FATAL_ALERT_RECEIVED && !t->out_oom)
+      gnutls_alert_send_appropriate(t->session, rc);
+    return fail(t, rc, XS2S_ERR_TLS_HANDSHAKE);
   }
   int rc = on_established(t);
   if (rc < 0)

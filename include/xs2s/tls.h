@@ -128,7 +128,8 @@ XS2S_EXTERN void xs2s_tls_creds_unref(xs2s_tls_creds *creds);
  * in xs2s_tls_options; no match there means no certificate is presented.
  *
  * Returns 0; XS2S_ERR_TLS_CREDENTIALS when a file cannot be read or parsed
- * or the key does not belong to the certificate; XS2S_ERR_BAD_STATE after a
+ * or the key does not belong to the certificate; XS2S_ERR_INVALID_ARGUMENT
+ * for a @domain that is not a valid domain name; XS2S_ERR_BAD_STATE after a
  * session was created; XS2S_ERR_NOMEM.
  */
 XS2S_EXTERN int xs2s_tls_creds_add_cert_file(xs2s_tls_creds *creds,
@@ -193,8 +194,9 @@ XS2S_EXTERN int xs2s_tls_creds_add_crl_file(xs2s_tls_creds *creds,
  * xs2s_tls_creds_set_priority - choose protocol versions and ciphers.
  * @creds: credentials not yet used by a session.
  * @priority: a GnuTLS priority string such as "NORMAL:-VERS-TLS1.2"
- *            (copied), or NULL for the GnuTLS default (the system-wide
- *            policy, TLS 1.2 and 1.3 on Debian 12).
+ *            (compiled now, not kept), or NULL for the default: GnuTLS's
+ *            default priority (which follows the system-wide policy)
+ *            without TLS 1.0 and 1.1, which RFC 8996 retired.
  *
  * Returns 0, XS2S_ERR_INVALID_ARGUMENT when GnuTLS rejects the string,
  * XS2S_ERR_BAD_STATE after a session was created, or XS2S_ERR_NOMEM.
@@ -327,8 +329,9 @@ XS2S_EXTERN int xs2s_tls_write(xs2s_tls *t, const void *data, size_t len);
  * Returns the number of bytes placed in @buf (> 0); 0 when no complete
  * record is buffered (feed more); XS2S_ERR_TLS_PEER_CLOSED once the peer
  * has closed the TLS session with close_notify (and at every later call);
- * XS2S_ERR_TLS for a bad record or a fatal alert (the session is then
- * unusable); XS2S_ERR_BAD_STATE before the handshake completes. Call it
+ * XS2S_ERR_TLS for a bad record or a fatal alert, XS2S_ERR_NOMEM (the
+ * session is unusable after either); XS2S_ERR_BAD_STATE before the
+ * handshake completes. Call it
  * until it returns 0 after each xs2s_tls_feed(): several records may be
  * buffered. Reading may queue output (a TLS 1.3 key update answer), so
  * check xs2s_tls_output() afterwards too.
@@ -530,7 +533,10 @@ typedef struct xs2s_tlsa {
   size_t data_len;
 } xs2s_tlsa;
 
-/** Whether the peer's chain is trusted, or the first reason it is not. */
+/** Whether the peer's chain is trusted, or the first reason it is not
+ * (checked in the order of the table in docs/TLS.md: no certificate,
+ * revoked, self-signed / unknown CA, purpose, algorithm, other defects,
+ * then dates). */
 typedef enum xs2s_tls_chain_status {
   /** Chains to a trust anchor, every certificate valid at the given time,
    * not revoked, acceptable key purpose. */
