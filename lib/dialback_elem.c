@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dialback.h"
+#include "utf8.h"
 
 static int xml_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -37,46 +38,11 @@ static int ip_literal_ok(const char *s, size_t n) {
   return 1;
 }
 
-/* Well-formed UTF-8: no overlong forms, surrogates or values past
- * U+10FFFF. */
-static int utf8_ok(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned char c = s[i];
-    size_t len;
-    unsigned min, cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      len = 2, min = 0x80, cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3, min = 0x800, cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4, min = 0x10000, cp = c & 0x07;
-    } else {
-      return 0;
-    }
-    if (n - i < len)
-      return 0;
-    for (size_t k = 1; k < len; k++) {
-      if ((s[i + k] & 0xc0) != 0x80)
-        return 0;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return 0;
-    i += len;
-  }
-  return 1;
-}
-
 int xs2s__dialback_domain_ok(const char *domain) {
   if (!domain)
     return 0;
   size_t n = strnlen(domain, XS2S_DIALBACK_DOMAIN_MAX + 1);
-  if (n == 0 || n > XS2S_DIALBACK_DOMAIN_MAX ||
-      !utf8_ok((const unsigned char *)domain, n))
+  if (n == 0 || n > XS2S_DIALBACK_DOMAIN_MAX || !xs2s__utf8_valid(domain, n))
     return 0;
   if (domain[0] == '[')
     return ip_literal_ok(domain, n);

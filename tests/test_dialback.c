@@ -13,9 +13,13 @@
 
 #include <xs2s/dialback.h>
 
+#include <xs2s/parser.h>
+
 #include "alloc.h"
+#include "buf.h"
 #include "check.h"
 #include "dialback.h"
+#include "serialize.h"
 
 #define SECRET_A "s3cr3tf0rd14lb4ck"
 #define T0 1000000u /* an arbitrary start time, in ms */
@@ -1358,6 +1362,99 @@ static void test_restart_forgets_pairs(void) {
   world_free(&w);
 }
 
+/* The scope of an S2S stream header with the db prefix. */
+static const xs2s__ns_binding s2s_bindings[] = {
+    {NULL, XS2S_NS_SERVER},
+    {"stream", XS2S_NS_STREAMS},
+    {"db", XS2S_NS_DIALBACK},
+};
+static const xs2s__ns_scope s2s_scope = {s2s_bindings, 3, NULL};
+
+/* @s as a session writes it on a stream. */
+static void check_on_stream(const xs2s_stanza *s, const char *want) {
+  xs2s_mem mem;
+  xs2s__mem_init(&mem, NULL);
+  xs2s__buf b;
+  xs2s__buf_init(&b, &mem);
+  CHECK_INT(xs2s__stanza_write(s, &b, &s2s_scope), 0);
+  CHECK_INT(xs2s__buf_append(&b, "", 1), 0);
+  CHECK_STR(xs2s__buf_bytes(&b), want);
+  xs2s__buf_free(&b);
+}
+
+typedef struct stream_reader {
+  xs2s__dialback *db;
+  const xs2s__dialback_policy *policy;
+  xs2s__dialback_out *out;
+  int elements;
+} stream_reader;
+
+static int reader_stanza(xs2s_parser *p, xs2s_stanza *stanza, void *ud) {
+  stream_reader *r = ud;
+  (void)p;
+  r->elements++;
+  return xs2s__dialback_receive(r->db, stanza, T0, r->policy, SECRET_A, r->out);
+}
+
+/* The elements as they appear inside streams: written with the db prefix
+ * the stream header declares, read back by the stream parser. */
+static void test_on_a_real_stream(void) {
+  world w;
+  world_init(&w, NULL);
+  xs2s__dialback_out a1, b1;
+  xs2s__dialback_out_init(&a1);
+  xs2s__dialback_out_init(&b1);
+  CHECK_INT(xs2s__dialback_start(&w.a_s1, SECRET_A, "a.example", "b.example",
+                                 T0, &a1),
+            0);
+  char key[XS2S_DIALBACK_KEY_SIZE];
+  xs2s_dialback_key(SECRET_A, "b.example", "a.example", "s1-9f3c1a", key);
+  char want[200];
+  snprintf(want, sizeof(want),
+           "<db:result from='a.example' to='b.example'>%s</db:result>", key);
+  check_on_stream(a1.reply, want);
+
+  xs2s_mem mem;
+  xs2s__mem_init(&mem, NULL);
+  xs2s__buf bytes;
+  xs2s__buf_init(&bytes, &mem);
+  CHECK_INT(xs2s__buf_append_str(
+                &bytes,
+                "<?xml version='1.0'?><stream:stream "
+                "xmlns='jabber:server' xmlns:db='jabber:server:dialback' "
+                "xmlns:stream='http://etherx.jabber.org/streams' "
+                "from='a.example' to='b.example' version='1.0'>"),
+            0);
+  CHECK_INT(xs2s__stanza_write(a1.reply, &bytes, &s2s_scope), 0);
+  stream_reader r = {&w.b_s1, &w.pol_b, &b1, 0};
+  xs2s_parser_callbacks cb = {.stanza = reader_stanza};
+  xs2s_parser *parser = xs2s_parser_new(&cb, &r, NULL);
+  CHECK(parser != NULL);
+  CHECK_INT(xs2s_parser_feed(parser, xs2s__buf_bytes(&bytes), bytes.len),
+            (long long)bytes.len);
+  CHECK_INT(r.elements, 1);
+  CHECK(b1.has_request);
+  CHECK_STR(b1.request.key, key);
+  xs2s_parser_free(parser);
+  xs2s__buf_free(&bytes);
+
+  /* An error answer: <error/> is in the stream's default namespace. */
+  xs2s__dialback_answer_error(&b1.request, XS2S_STANZA_ERR_ITEM_NOT_FOUND,
+                              &b1.answer);
+  xs2s__dialback_out b4;
+  xs2s__dialback_out_init(&b4);
+  CHECK_INT(xs2s__dialback_verified(&w.b_s1, &b1.answer, &b4), 0);
+  check_on_stream(b4.reply,
+                  "<db:result from='b.example' to='a.example' type='error'>"
+                  "<error type='cancel'><item-not-found "
+                  "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"
+                  "</db:result>");
+  xs2s__dialback_out_clear(&a1);
+  xs2s__dialback_out_clear(&b1);
+  xs2s__dialback_out_clear(&b4);
+  world_free(&w);
+}
+
 static void test_mark_valid(void) {
   world w;
   world_init(&w, NULL);
@@ -1467,6 +1564,7 @@ int main(void) {
   RUN(test_limits);
   RUN(test_stream_lost);
   RUN(test_restart_forgets_pairs);
+  RUN(test_on_a_real_stream);
   RUN(test_mark_valid);
   RUN(test_out_of_memory);
   return check_finish();
