@@ -748,6 +748,8 @@ ssize_t xs2s_session_recv(xs2s_session *s, const uint8_t *data, size_t len,
   else
     rc = xs2s__session_parse(s, (const char *)data, len);
   int frc = xs2s__session_flush(s);
+  if (frc < 0)
+    xs2s__session_abort(s, frc, "cannot produce output", XS2S_CLOSED_LOCALLY);
   if (rc < 0)
     return rc;
   if (frc < 0)
@@ -856,14 +858,17 @@ int xs2s_session_on_timer(xs2s_session *s, uint64_t now_ms) {
       break;
     }
     if (now_ms >= after(s->last_write, s->keepalive_ms) &&
-        s->plain.len == 0) {
-      xs2s__session_write_str(s, " ");
-    }
+        xs2s__session_write_str(s, " ") < 0)
+      xs2s__session_abort(s, XS2S_ERR_NOMEM, "no memory for a keepalive",
+                          XS2S_CLOSED_LOCALLY);
     break;
   }
   int rc = xs2s__session_flush(s);
-  if (rc < 0)
+  if (rc < 0) {
+    /* Output that cannot be produced: the connection is lost. */
+    xs2s__session_abort(s, rc, "cannot produce output", XS2S_CLOSED_LOCALLY);
     return rc;
+  }
   if (!had_reason && s->close_origin == XS2S_CLOSED_LOCALLY && s->close_error)
     return s->close_error;
   return 0;

@@ -281,7 +281,7 @@ int xs2s__dialback_kick(xs2s_session *s) {
 int xs2s__dialback_timers(xs2s_session *s) {
   xs2s__dialback_out out;
   xs2s__dialback_out_init(&out);
-  int n;
+  int n = 0;
   while (s->state == XS2S_SESSION_OPEN &&
          (n = xs2s__dialback_expire(&s->db, s->now, &out)) > 0) {
     int rc = act(s, &out);
@@ -289,6 +289,10 @@ int xs2s__dialback_timers(xs2s_session *s) {
       return rc;
   }
   xs2s__dialback_out_clear(&out);
+  /* An overdue entry that cannot be answered would stay due forever. */
+  if (n < 0)
+    return xs2s__session_fail(s, n, XS2S_STREAM_ERR_RESOURCE_CONSTRAINT,
+                              NULL);
   return 0;
 }
 

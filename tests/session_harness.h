@@ -27,6 +27,8 @@ typedef struct h_server {
   const char *secret;
   int require_cert;
   int (*allow)(const char *domain, void *user_data);
+  const xs2s_mem *mem;            /* allocator for its sessions (NULL: libc) */
+  xs2s_parser_limits limits;      /* parser limits of its sessions */
 } h_server;
 
 struct h_world;
@@ -70,6 +72,7 @@ typedef struct h_link {
   h_filter filter;
   void *filter_data;
   int verify_link; /* opened by the harness for a verification */
+  size_t chunk;    /* >0: deliver in pieces of this many bytes */
 } h_link;
 
 typedef struct h_world {

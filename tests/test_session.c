@@ -10,9 +10,9 @@
 #include "session_harness.h"
 
 static h_server A = {{"a.test", "a2.test"}, 2, XS2S_SECURITY_OFF, NULL,
-                     "secret-of-a", 0, NULL};
+                     "secret-of-a", 0, NULL, NULL, {0}};
 static h_server B = {{"b.test"}, 1, XS2S_SECURITY_OFF, NULL, "secret-of-b",
-                     0, NULL};
+                     0, NULL, NULL, {0}};
 
 static void world(h_world *w) {
   h_world_init(w);
@@ -720,6 +720,90 @@ static void test_arbitrary_bytes(void) {
   }
 }
 
+static void test_chunked_delivery(void) {
+  /* Every byte in its own read: the same outcome. */
+  h_world w;
+  world(&w);
+  h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  l->chunk = 1;
+  h_run(&w);
+  CHECK(h_authenticated(&l->b, "b.test", "a.test", XS2S_AUTH_DIALBACK));
+  CHECK_INT(send_message(&l->a, "a.test", "b.test", "bytewise"), 0);
+  h_run(&w);
+  CHECK_STR(body_of(&l->b, 0), "bytewise");
+  h_world_free(&w);
+}
+
+static void test_stanza_limit(void) {
+  h_world w;
+  world(&w);
+  B.limits.max_stanza_bytes = 1024;
+  h_link *l = dialback_link(&w);
+  char body[2048];
+  memset(body, 'x', sizeof(body) - 1);
+  body[sizeof(body) - 1] = '\0';
+  CHECK_INT(send_message(&l->a, "a.test", "b.test", "small"), 0);
+  CHECK_INT(send_message(&l->a, "a.test", "b.test", body), 0);
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 1);
+  CHECK_INT(l->a.close.condition, XS2S_STREAM_ERR_POLICY_VIOLATION);
+  CHECK_INT(l->a.close.origin, XS2S_CLOSED_BY_PEER);
+  B.limits.max_stanza_bytes = 0;
+  h_world_free(&w);
+}
+
+/* An allocator that fails from the n-th call on. */
+static long alloc_budget;
+static long alloc_calls;
+static void *budget_malloc(size_t n, void *ud) {
+  (void)ud;
+  alloc_calls++;
+  return alloc_budget-- > 0 ? malloc(n) : NULL;
+}
+static void *budget_realloc(void *p, size_t n, void *ud) {
+  (void)ud;
+  alloc_calls++;
+  return alloc_budget-- > 0 ? realloc(p, n) : NULL;
+}
+static void budget_free(void *p, void *ud) {
+  (void)ud;
+  free(p);
+}
+
+static void test_out_of_memory(void) {
+  static const xs2s_mem mem = {budget_malloc, budget_realloc, budget_free,
+                               NULL};
+  /* Count what a whole exchange allocates, then fail each allocation in
+   * turn: every run must end without a crash or a leak. */
+  alloc_budget = 1L << 30;
+  alloc_calls = 0;
+  A.mem = &mem;
+  B.mem = &mem;
+  h_world w;
+  world(&w);
+  h_link *l = dialback_link(&w);
+  CHECK(h_authenticated(&l->b, "b.test", "a.test", XS2S_AUTH_DIALBACK));
+  send_message(&l->a, "a.test", "b.test", "x");
+  h_run(&w);
+  h_world_free(&w);
+  long total = alloc_calls;
+  CHECK(total > 10);
+  int ok = 0;
+  for (long k = 0; k < total; k++) {
+    alloc_budget = k;
+    world(&w);
+    l = dialback_link(&w);
+    if (l->a.s)
+      send_message(&l->a, "a.test", "b.test", "x");
+    h_advance(&w, XS2S_SESSION_DEFAULT_HANDSHAKE_MS +
+                      XS2S_SESSION_DEFAULT_CLOSE_MS);
+    ok += l->b.n_stanzas;
+    h_world_free(&w);
+  }
+  CHECK(ok < total); /* the failures did bite */
+  A.mem = B.mem = NULL;
+}
+
 int main(void) {
   RUN(test_config_checks);
   RUN(test_dialback_clear_text);
@@ -748,5 +832,8 @@ int main(void) {
   RUN(test_verify_before_open_and_close);
   RUN(test_authoritative_answers);
   RUN(test_arbitrary_bytes);
+  RUN(test_chunked_delivery);
+  RUN(test_stanza_limit);
+  RUN(test_out_of_memory);
   return check_finish();
 }

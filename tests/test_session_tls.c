@@ -35,9 +35,9 @@ static void one_mode_pair(xs2s_security_mode ma, xs2s_security_mode mb) {
   h_world w;
   h_world_init(&w);
   h_server A = {{"a.test"}, 1, ma, h_creds(certs, "a.test", "a.test"),
-                "secret-a", 0, NULL};
+                "secret-a", 0, NULL, NULL, {0}};
   h_server B = {{"b.test"}, 1, mb, h_creds(certs, "b.test", "b.test"),
-                "secret-b", 0, NULL};
+                "secret-b", 0, NULL, NULL, {0}};
   h_add_server(&w, &A);
   h_add_server(&w, &B);
   h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
@@ -115,10 +115,10 @@ static void one_cert_case(const cert_case *c, int require) {
   h_world w;
   h_world_init(&w);
   h_server X = {{c->domain}, 1, XS2S_SECURITY_REQUIRED,
-                h_creds(certs, c->domain, c->cert), "secret-x", 0, NULL};
+                h_creds(certs, c->domain, c->cert), "secret-x", 0, NULL, NULL, {0}};
   h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
                 h_creds(certs, "b.test", "b.test"), "secret-b", require,
-                NULL};
+                NULL, NULL, {0}};
   h_add_server(&w, &X);
   h_add_server(&w, &B);
   h_link *l = h_connect(&w, &X, c->domain, &B, "b.test", 0);
@@ -177,9 +177,9 @@ static void test_dialback_by_certificate(void) {
   h_world w;
   h_world_init(&w);
   h_server X = {{"c.test", "d.test"}, 2, XS2S_SECURITY_REQUIRED,
-                h_creds(certs, "c.test", "multi"), "secret-x", 0, NULL};
+                h_creds(certs, "c.test", "multi"), "secret-x", 0, NULL, NULL, {0}};
   h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
-                h_creds(certs, "b.test", "b.test"), "secret-b", 1, NULL};
+                h_creds(certs, "b.test", "b.test"), "secret-b", 1, NULL, NULL, {0}};
   h_add_server(&w, &X);
   h_add_server(&w, &B);
   h_link *l = h_connect(&w, &X, "c.test", &B, "b.test", 0);
@@ -204,9 +204,9 @@ static void test_initiating_requires_peer_cert(void) {
   h_world w;
   h_world_init(&w);
   h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
-                h_creds(certs, "a.test", "a.test"), "secret-a", 1, NULL};
+                h_creds(certs, "a.test", "a.test"), "secret-a", 1, NULL, NULL, {0}};
   h_server S = {{"self.test"}, 1, XS2S_SECURITY_REQUIRED,
-                h_creds(certs, "self.test", "self"), "secret-s", 0, NULL};
+                h_creds(certs, "self.test", "self"), "secret-s", 0, NULL, NULL, {0}};
   h_add_server(&w, &A);
   h_add_server(&w, &S);
   h_link *l = h_connect(&w, &A, "a.test", &S, "self.test", 0);
@@ -248,9 +248,9 @@ static void test_mitm_strips_starttls(void) {
   h_world w;
   h_world_init(&w);
   h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
-                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL};
+                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL, NULL, {0}};
   h_server B = {{"b.test"}, 1, XS2S_SECURITY_OPTIONAL,
-                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL};
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL, {0}};
   h_add_server(&w, &A);
   h_add_server(&w, &B);
   h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
@@ -292,9 +292,9 @@ static void injection(const char *mark, const char *text) {
   h_world w;
   h_world_init(&w);
   h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
-                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL};
+                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL, NULL, {0}};
   h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
-                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL};
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL, {0}};
   h_add_server(&w, &A);
   h_add_server(&w, &B);
   h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
@@ -357,9 +357,9 @@ static void test_tls_handshake_failure(void) {
   h_world w;
   h_world_init(&w);
   h_server A = {{"a.test"}, 1, XS2S_SECURITY_OPTIONAL,
-                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL};
+                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL, NULL, {0}};
   h_server B = {{"b.test"}, 1, XS2S_SECURITY_OPTIONAL,
-                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL};
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL, {0}};
   h_add_server(&w, &A);
   h_add_server(&w, &B);
   h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
@@ -382,7 +382,7 @@ static void test_starttls_refused(void) {
   h_world w;
   h_world_init(&w);
   h_server A = {{"a.test"}, 1, XS2S_SECURITY_OPTIONAL,
-                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL};
+                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL, NULL, {0}};
   h_add_server(&w, &A);
   h_link *l = h_connect(&w, &A, "a.test", NULL, "b.test", 0);
   h_run(&w);
@@ -412,7 +412,7 @@ static void test_starttls_refused(void) {
 static void test_starttls_not_offered(void) {
   h_world w;
   h_world_init(&w);
-  h_server B = {{"b.test"}, 1, XS2S_SECURITY_OFF, NULL, "secret-b", 0, NULL};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_OFF, NULL, "secret-b", 0, NULL, NULL, {0}};
   h_add_server(&w, &B);
   h_link *l = h_connect(&w, NULL, NULL, &B, "b.test", 0);
   h_raw_send(&l->a, "<stream:stream xmlns='jabber:server' "
@@ -424,6 +424,27 @@ static void test_starttls_not_offered(void) {
   CHECK(strstr(got, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
   CHECK(strstr(got, "</stream:stream>"));
   h_world_free(&w);
+}
+
+static void test_chunked_tls(void) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL, NULL, {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL, {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  l->chunk = 5; /* TLS records split across reads */
+  h_run(&w);
+  CHECK(h_authenticated(&l->b, "b.test", "a.test", XS2S_AUTH_SASL_EXTERNAL));
+  CHECK_INT(send_message(&l->a, "a.test", "b.test"), 0);
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 1);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(B.creds);
 }
 
 int main(int argc, char **argv) {
@@ -442,5 +463,6 @@ int main(int argc, char **argv) {
   RUN(test_tls_handshake_failure);
   RUN(test_starttls_refused);
   RUN(test_starttls_not_offered);
+  RUN(test_chunked_tls);
   return check_finish();
 }
