@@ -158,7 +158,6 @@ int xs2s__session_write_stanza(xs2s_session *s, const xs2s_stanza *st) {
 }
 
 int xs2s__session_flush(xs2s_session *s) {
-  size_t before = s->out.len;
   int rc = 0;
   if (s->plain.len > 0) {
     switch (s->tls_state) {
@@ -180,8 +179,13 @@ int xs2s__session_flush(xs2s_session *s) {
       s->last_write = s->now;
     }
   }
-  if (before == 0 && s->out.len > 0 && s->cb.want_write)
-    s->cb.want_write(s, s->user_data);
+  /* Once per transition from nothing to send to something (TLS records
+   * of the handshake land in the output outside this function too). */
+  if (s->out.len > 0 && !s->write_signalled) {
+    s->write_signalled = 1;
+    if (s->cb.want_write)
+      s->cb.want_write(s, s->user_data);
+  }
   return rc;
 }
 
@@ -192,6 +196,8 @@ size_t xs2s_session_output(xs2s_session *s, const uint8_t **data) {
 
 void xs2s_session_consume(xs2s_session *s, size_t n) {
   xs2s__buf_consume(&s->out, n);
+  if (s->out.len == 0)
+    s->write_signalled = 0;
 }
 
 int xs2s_session_want_write(const xs2s_session *s) {

@@ -110,7 +110,7 @@ struct xs2s_session {
    * (encrypted when TLS is on) when the call returns. */
   xs2s__buf plain;
   xs2s__buf out;
-  int in_callback_depth;   /* >0 while inside a public call */
+  int write_signalled;     /* want_write called since output was empty */
 
   /* Time. */
   uint64_t now;

@@ -370,9 +370,9 @@ XS2S_EXTERN int xs2s_session_on_timer(xs2s_session *s, uint64_t now_ms);
 /**
  * xs2s_session_send - send a stanza to the peer.
  * @s: an initiating session.
- * @stanza: message, presence or iq whose 'from' domain and 'to' domain form
- *          a pair authenticated on this stream; not taken (the caller still
- *          owns and frees it).
+ * @stanza: message, presence or iq in the jabber:server namespace whose
+ *          'from' domain and 'to' domain form a pair authenticated on this
+ *          stream; not taken (the caller still owns and frees it).
  *
  * Serialises it into the output (with the stream's namespace context, no
  * redundant declarations). Returns 0; XS2S_ERR_NOT_AUTHENTICATED when the
