@@ -26,8 +26,10 @@
  * that (verify_only).
  *
  * Callbacks may call any xs2s_session function on the same session except
- * xs2s_session_free(). Strings and stanzas handed to callbacks are borrowed
- * for the duration of the call.
+ * xs2s_session_free(), xs2s_session_recv() and xs2s_session_on_eof(); they
+ * may freely call functions of other sessions (that is how an engine
+ * routes dialback between streams). Strings and stanzas handed to
+ * callbacks are borrowed for the duration of the call.
  *
  * Thread-safety: a session must be used from one thread at a time.
  */
