@@ -400,6 +400,16 @@ static void test_header_forms(void) {
                     "lang=(null) default=http://etherx.jabber.org/streams "
                     "ns[(null)]=http://etherx.jabber.org/streams\nclose\n");
   xs2s_parser_reset(p);
+  /* Namespace names with an '&' in them, declared on the header. */
+  s = "<stream:stream xmlns='urn:x&amp;y' xmlns:stream='http://etherx."
+      "jabber.org/streams'><a/>";
+  r->len = 0;
+  r->log[0] = '\0';
+  xs2s_parser_reset(p);
+  CHECK_INT(xs2s_parser_feed(p, s, strlen(s)), strlen(s));
+  CHECK(strstr(r->log, "default=urn:x&y ns[(null)]=urn:x&y "));
+  CHECK(strstr(r->log, "stanza {urn:x&y} <a xmlns='urn:x&amp;y'/>\n"));
+  xs2s_parser_reset(p);
   /* A client stream: stanzas take its default namespace. */
   s = "<?xml version='1.0' encoding='utf-8' standalone='yes'?>\n"
       "<stream:stream xmlns='jabber:client' "
