@@ -82,6 +82,8 @@ struct xs2s_parser {
   uint64_t boundary; /* stream offset where the pending element began */
   uint64_t call_start; /* fed when the current xs2s_parser_feed() began */
   xs2s__utf8 utf8;
+  char lead[3]; /* the first bytes of the stream */
+  int amp_uris; /* a namespace declaration held an '&' */
 
   int busy;          /* inside xs2s_parser_feed() */
   int stopped;       /* parsing stopped after an element ... */
@@ -167,6 +169,12 @@ static int fragment_end_error(const xs2s_parser *p) {
 
 /* Our error code for a libxml2 error, 0 to ignore it. */
 static int map_xml_error(const xs2s_parser *p, const xmlError *e) {
+  /* A namespace name that is not a valid or absolute URI: XML Namespaces
+   * only recommends URIs, a namespace is compared as a string, and the
+   * tree API accepts any text. */
+  if (e->code == XML_WAR_NS_URI || e->code == XML_WAR_NS_URI_RELATIVE ||
+      e->code == XML_WAR_NS_COLUMN)
+    return 0;
   if (e->domain == XML_FROM_NAMESPACE)
     return e->code == XML_NS_ERR_UNDEFINED_NAMESPACE
                ? XS2S_ERR_BAD_NAMESPACE_PREFIX
@@ -315,9 +323,29 @@ static const char *copy_value(xs2s__arena *a, const char *v, size_t len) {
   return out;
 }
 
+/* Namespace URIs come the same way as values ("&#38;" for '&'), but they
+ * are interned and stored without copying. Such URIs are rare: look for
+ * them only once a declaration (@nb_ns URIs at @ns) has shown one. */
+static void check_ns_decls(xs2s_parser *p, int nb_ns, const xmlChar **ns) {
+  for (int i = 0; i < nb_ns && !p->amp_uris; i++)
+    if (ns[2 * i + 1] && strchr((const char *)ns[2 * i + 1], '&'))
+      p->amp_uris = 1;
+}
+
+/* A namespace URI as the tree stores it ("" for none); NULL when out of
+ * memory. */
+static const char *ns_uri(const xs2s_parser *p, xs2s__arena *a,
+                          const xmlChar *uri) {
+  const char *u = uri ? (const char *)uri : "";
+  if (!p->amp_uris || !strchr(u, '&'))
+    return u;
+  return copy_value(a, u, strlen(u));
+}
+
 /* Stores libxml2's attributes (localname, prefix, URI, value, end) on
  * element @e; names and URIs are interned, values are copied. */
-static int set_attrs(xs2s_stanza *e, int n, const xmlChar **attrs) {
+static int set_attrs(const xs2s_parser *p, xs2s_stanza *e, int n,
+                     const xmlChar **attrs) {
   if (n <= 0)
     return 0;
   xs2s__attr *a = xs2s__node_attrs(e, (size_t)n);
@@ -327,10 +355,10 @@ static int set_attrs(xs2s_stanza *e, int n, const xmlChar **attrs) {
     const xmlChar **at = attrs + 5 * i;
     a[i].name = (const char *)at[0];
     a[i].prefix = (const char *)at[1];
-    a[i].ns = at[2] ? (const char *)at[2] : "";
+    a[i].ns = ns_uri(p, &e->tree->arena, at[2]);
     a[i].value = copy_value(&e->tree->arena, (const char *)at[3],
                             (size_t)(at[4] - at[3]));
-    if (!a[i].value)
+    if (!a[i].ns || !a[i].value)
       return XS2S_ERR_NOMEM;
   }
   e->attr_count = (uint32_t)n;
@@ -372,6 +400,7 @@ static void on_header(xs2s_parser *p, const char *localname,
   }
   if (too_many_attrs(p, nb_ns, nb_attrs))
     return;
+  check_ns_decls(p, nb_ns, ns);
   /* libxml2 stopped on the '>' (or "/>") of the start tag. */
   const xmlChar *cur = p->ctxt->input->cur;
   uint64_t end = position(p) + (cur[0] == '/' ? 2 : 1);
@@ -384,7 +413,7 @@ static void on_header(xs2s_parser *p, const char *localname,
   xs2s_stanza *e = xs2s__node_element(t, NULL, localname, uri, prefix);
   const char **prefixes = xs2s__arena_alloc(&t->arena,
                                             2 * (size_t)nb_ns * sizeof(char *));
-  if (!e || (nb_ns && !prefixes) || set_attrs(e, nb_attrs, attrs) < 0) {
+  if (!e || (nb_ns && !prefixes) || set_attrs(p, e, nb_attrs, attrs) < 0) {
     fail_halt(p, XS2S_ERR_NOMEM, "out of memory");
     return;
   }
@@ -392,7 +421,11 @@ static void on_header(xs2s_parser *p, const char *localname,
   const char **uris = prefixes + nb_ns;
   for (int i = 0; i < nb_ns; i++) {
     prefixes[i] = (const char *)ns[2 * i];
-    uris[i] = (const char *)ns[2 * i + 1];
+    uris[i] = ns_uri(p, &t->arena, ns[2 * i + 1]);
+    if (!uris[i]) {
+      fail_halt(p, XS2S_ERR_NOMEM, "out of memory");
+      return;
+    }
     if (!prefixes[i])
       h.default_ns = uris[i];
   }
@@ -437,13 +470,16 @@ static void on_start_element(void *ud, const xmlChar *localname,
   }
   if (too_many_attrs(p, nb_ns, nb_attrs))
     return;
+  check_ns_decls(p, nb_ns, ns);
   xs2s__tree *t = &p->tree;
   if (level == 1)
     xs2s__tree_reset(t);
-  xs2s_stanza *e = xs2s__node_element(
-      t, level == 1 ? NULL : p->current, (const char *)localname,
-      uri ? (const char *)uri : "", (const char *)prefix);
-  if (!e || set_attrs(e, nb_attrs, attrs) < 0) {
+  const char *u = ns_uri(p, &t->arena, uri);
+  xs2s_stanza *e =
+      u ? xs2s__node_element(t, level == 1 ? NULL : p->current,
+                             (const char *)localname, u, (const char *)prefix)
+        : NULL;
+  if (!e || set_attrs(p, e, nb_attrs, attrs) < 0) {
     fail_halt(p, XS2S_ERR_NOMEM, "out of memory");
     return;
   }
@@ -548,20 +584,33 @@ static void init_sax(xmlSAXHandler *sax) {
 /* ---- feeding ---- */
 
 /* Checks the next @n bytes before libxml2 sees them; returns how many may
- * be parsed (all of them unless an error follows them). */
+ * be parsed: all of them, or those before an error described by *@code
+ * and *@why. */
 static size_t check_bytes(xs2s_parser *p, const char *data, size_t n,
-                          const char **why) {
-  /* UTF-16 and UCS-4 without a byte order mark put a NUL in the first two
-   * bytes; libxml2 would call that not-well-formed. */
-  for (size_t i = 0; p->fed + i < 2 && i < n; i++) {
-    if (data[i] == '\0') {
+                          int *code, const char **why) {
+  for (size_t i = 0; p->fed + i < sizeof(p->lead) && i < n; i++) {
+    size_t at = (size_t)p->fed + i;
+    p->lead[at] = data[i];
+    /* UTF-16 and UCS-4 without a byte order mark put a NUL in the first
+     * two bytes (libxml2 would just see a bad character). */
+    if (at < 2 && data[i] == '\0') {
+      *code = XS2S_ERR_UNSUPPORTED_ENCODING;
       *why = "the stream is not UTF-8 (UTF-16 or UCS-4)";
+      return i;
+    }
+    /* RFC 6120 11.6: U+FEFF is a character, never a byte order mark, so
+     * here it is text before the stream header. */
+    if (at == 2 && memcmp(p->lead, "\xef\xbb\xbf", 3) == 0) {
+      *code = XS2S_ERR_NOT_WELL_FORMED;
+      *why = "U+FEFF (a byte order mark) before the root element";
       return i;
     }
   }
   size_t ok = xs2s__utf8_scan(&p->utf8, data, n);
-  if (ok < n)
+  if (ok < n) {
+    *code = XS2S_ERR_UNSUPPORTED_ENCODING;
     *why = "invalid UTF-8";
+  }
   return ok;
 }
 
@@ -578,14 +627,14 @@ static void feed_slices(xs2s_parser *p, const char *data, size_t len,
   while (off < len && !ignoring(p)) {
     size_t n = len - off < p->slice ? len - off : p->slice;
     const char *why = NULL;
-    size_t ok = check_bytes(p, data + off, n, &why);
+    int code = 0;
+    size_t ok = check_bytes(p, data + off, n, &code, &why);
     if (ok > 0)
       parse(p, data + off, ok, 0);
     if (ignoring(p))
       break;
-    if (why) {
-      fail(p, XS2S_ERR_UNSUPPORTED_ENCODING, "%s at byte %llu", why,
-           (unsigned long long)p->fed);
+    if (code) {
+      fail(p, code, "%s at byte %llu", why, (unsigned long long)p->fed);
       break;
     }
     off += n;
@@ -628,6 +677,8 @@ static int do_reset(xs2s_parser *p) {
   p->depth = 0;
   p->fed = p->boundary = p->call_start = 0;
   memset(&p->utf8, 0, sizeof(p->utf8));
+  memset(p->lead, 0, sizeof(p->lead));
+  p->amp_uris = 0;
   p->stopped = p->paused = p->closed = 0;
   p->stop_at = 0;
   p->error = p->error_by_callback = 0;

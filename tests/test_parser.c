@@ -298,6 +298,7 @@ static const bad_input bad_inputs[] = {
     {"NUL byte", HEADER "<a>\0</a>", sizeof(HEADER "<a>\0</a>") - 1, NWF},
     {"empty namespace prefix binding", HEADER "<a xmlns:p=''/>", 0, NWF},
     {"late XML declaration", HEADER "<?xml version='1.0'?>", 0, NWF},
+    {"UTF-8 byte order mark", "\xef\xbb\xbf" HEADER, 0, NWF},
     {"not XML", "GET / HTTP/1.1\r\nHost: b.example\r\n\r\n", 0, NWF},
     {"comment before the header", "<!-- hi -->" HEADER, 0, RESTRICTED},
     {"comment between stanzas", HEADER "<!-- hi --><a/>", 0, RESTRICTED},
@@ -398,6 +399,16 @@ static void test_header_forms(void) {
   CHECK_STR(r->log, "open from=(null) to=(null) id=(null) version=(null) "
                     "lang=(null) default=http://etherx.jabber.org/streams "
                     "ns[(null)]=http://etherx.jabber.org/streams\nclose\n");
+  xs2s_parser_reset(p);
+  /* Namespace names with an '&' in them, declared on the header. */
+  s = "<stream:stream xmlns='urn:x&amp;y' xmlns:stream='http://etherx."
+      "jabber.org/streams'><a/>";
+  r->len = 0;
+  r->log[0] = '\0';
+  xs2s_parser_reset(p);
+  CHECK_INT(xs2s_parser_feed(p, s, strlen(s)), strlen(s));
+  CHECK(strstr(r->log, "default=urn:x&y ns[(null)]=urn:x&y "));
+  CHECK(strstr(r->log, "stanza {urn:x&y} <a xmlns='urn:x&amp;y'/>\n"));
   xs2s_parser_reset(p);
   /* A client stream: stanzas take its default namespace. */
   s = "<?xml version='1.0' encoding='utf-8' standalone='yes'?>\n"

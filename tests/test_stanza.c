@@ -551,6 +551,17 @@ static void test_parse(void) {
   CHECK(xs2s_stanza_is(s, "iq", ""));
   CHECK(xs2s_stanza_find_child(s, "ping", "urn:xmpp:ping") != NULL);
   xs2s_stanza_free(s);
+  /* An '&' in a namespace name, and names that are not URIs. */
+  s = parse("<p:a xmlns:p='urn:a&amp;b' xmlns='x&#38;y' p:at='&amp;'>"
+            "<b xmlns:q='not a uri &lt;' q:c='1'/></p:a>");
+  CHECK_STR(xs2s_stanza_ns(s), "urn:a&b");
+  CHECK_STR(xs2s_stanza_attr_ns(s, "at", "urn:a&b"), "&");
+  xs2s_stanza *b = xs2s_stanza_first_child(s);
+  CHECK_STR(xs2s_stanza_ns(b), "x&y");
+  CHECK_STR(xs2s_stanza_attr_ns(b, "c", "not a uri <"), "1");
+  CHECK_STR(xml(s), "<p:a xmlns:p='urn:a&amp;b' p:at='&amp;'><b xmlns='x&amp;"
+                    "y' xmlns:q='not a uri &lt;' q:c='1'/></p:a>");
+  xs2s_stanza_free(s);
   s = parse("<a x='&#38;&amp;&#x26;&lt;'>&#x1F600;<![CDATA[<&>]]></a>");
   CHECK_STR(xs2s_stanza_attr(s, "x"), "&&&<");
   CHECK_STR(xs2s_stanza_text(s), "\xf0\x9f\x98\x80<&>");
@@ -561,6 +572,7 @@ static void test_parse_errors(void) {
   CHECK_INT(PARSE_ERROR("<a>"), XS2S_ERR_NOT_WELL_FORMED);
   CHECK_INT(PARSE_ERROR("<a></b>"), XS2S_ERR_NOT_WELL_FORMED);
   CHECK_INT(PARSE_ERROR("<a b='1' b='2'/>"), XS2S_ERR_NOT_WELL_FORMED);
+  CHECK_INT(PARSE_ERROR("\xef\xbb\xbf<a/>"), XS2S_ERR_NOT_WELL_FORMED);
   CHECK_INT(PARSE_ERROR("<a"), XS2S_ERR_NOT_WELL_FORMED);
   CHECK_INT(PARSE_ERROR("<a>\x01</a>"), XS2S_ERR_NOT_WELL_FORMED);
   CHECK_INT(PARSE_ERROR("<a>&#0;</a>"), XS2S_ERR_NOT_WELL_FORMED);
