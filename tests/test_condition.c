@@ -30,7 +30,11 @@ static void test_stanza_round_trip(void) {
     CHECK(type && (!strcmp(type, "cancel") || !strcmp(type, "modify") ||
                    !strcmp(type, "auth") || !strcmp(type, "wait")));
   }
-  CHECK_INT(n, 22); /* RFC 6120 section 8.3.3 defines 22 conditions */
+  /* RFC 6120 section 8.3.3 defines 22 conditions, XEP-0220 one more. */
+  CHECK_INT(n, 23);
+  CHECK_STR(
+      xs2s_stanza_condition_name(XS2S_STANZA_ERR_REMOTE_CONNECTION_FAILED),
+      "remote-connection-failed");
   CHECK_STR(xs2s_stanza_condition_name(XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND),
             "remote-server-not-found");
   CHECK_STR(xs2s_stanza_condition_type(XS2S_STANZA_ERR_REMOTE_SERVER_TIMEOUT),

@@ -78,7 +78,8 @@ extern "C" {
   /* session */                                                                \
   X(POLICY, -100, "refused by policy")                                         \
   X(PEER_STREAM_ERROR, -101, "the peer sent a stream error")                   \
-  X(TIMEOUT, -102, "timed out")
+  X(TIMEOUT, -102, "timed out")                                               \
+  X(NOT_AUTHENTICATED, -103, "the domain pair is not authenticated")
 
 /** Error codes returned by xs2s functions (always negative). */
 typedef enum xs2s_error {

@@ -47,7 +47,8 @@ extern "C" {
   X(UNSUPPORTED_VERSION, "unsupported-version")
 
 /* Stanza-error conditions, RFC 6120 section 8.3.3 (identifier, RFC name,
- * the error type RFC 6120 suggests for it). */
+ * the error type RFC 6120 suggests for it), then remote-connection-failed,
+ * which XEP-0220 adds as a dialback error condition. */
 #define XS2S_STANZA_CONDITION_LIST(X)                                          \
   X(BAD_REQUEST, "bad-request", "modify")                                      \
   X(CONFLICT, "conflict", "cancel")                                            \
@@ -70,7 +71,8 @@ extern "C" {
   X(SERVICE_UNAVAILABLE, "service-unavailable", "cancel")                      \
   X(SUBSCRIPTION_REQUIRED, "subscription-required", "auth")                    \
   X(UNDEFINED_CONDITION, "undefined-condition", "cancel")                      \
-  X(UNEXPECTED_REQUEST, "unexpected-request", "wait")
+  X(UNEXPECTED_REQUEST, "unexpected-request", "wait")                          \
+  X(REMOTE_CONNECTION_FAILED, "remote-connection-failed", "cancel")
 
 /** A stream-error condition; XS2S_STREAM_ERR_NONE means "no error". */
 typedef enum xs2s_stream_condition {

@@ -18,5 +18,9 @@
 #include <xs2s/condition.h>
 #include <xs2s/tls.h>
 #include <xs2s/resolve.h>
+#include <xs2s/stanza.h>
+#include <xs2s/parser.h>
+#include <xs2s/dialback.h>
+#include <xs2s/session.h>
 
 #endif /* XS2S_XS2S_H */

@@ -1,0 +1,184 @@
+/*
+ * dialback_elem.c: building and reading <db:result> and <db:verify>
+ * elements, and the syntax checks applied to what peers put in them.
+ */
+#include <string.h>
+
+#include "dialback.h"
+#include "utf8.h"
+
+static int xml_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* One label of a domain name: 1..63 bytes of letters, digits, '-', '_' or
+ * non-ASCII (internationalised labels arrive as UTF-8). */
+static int label_ok(const char *s, size_t n) {
+  if (n == 0 || n > 63)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '-' || c == '_'))
+      return 0;
+  }
+  return 1;
+}
+
+/* An IPv6 literal in brackets, as RFC 7622 allows for a domainpart. */
+static int ip_literal_ok(const char *s, size_t n) {
+  if (n < 4 || s[n - 1] != ']')
+    return 0;
+  for (size_t i = 1; i + 1 < n; i++) {
+    char c = s[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+          (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+      return 0;
+  }
+  return 1;
+}
+
+int xs2s__dialback_domain_ok(const char *domain) {
+  if (!domain)
+    return 0;
+  size_t n = strnlen(domain, XS2S_DIALBACK_DOMAIN_MAX + 1);
+  if (n == 0 || n > XS2S_DIALBACK_DOMAIN_MAX || !xs2s__utf8_valid(domain, n))
+    return 0;
+  if (domain[0] == '[')
+    return ip_literal_ok(domain, n);
+  const char *label = domain;
+  for (;;) {
+    const char *dot = memchr(label, '.', n - (size_t)(label - domain));
+    size_t len = dot ? (size_t)(dot - label) : n - (size_t)(label - domain);
+    if (!label_ok(label, len))
+      return 0;
+    if (!dot)
+      return 1;
+    label = dot + 1;
+  }
+}
+
+int xs2s__dialback_id_ok(const char *id) {
+  if (!id)
+    return 0;
+  size_t n = strnlen(id, XS2S_DIALBACK_ID_MAX + 1);
+  if (n == 0 || n > XS2S_DIALBACK_ID_MAX)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)id[i];
+    if (c <= 0x20 || c == 0x7f)
+      return 0;
+  }
+  return 1;
+}
+
+static xs2s_dialback_state type_from_attr(const char *type) {
+  if (!type)
+    return XS2S_DIALBACK_NONE;
+  if (strcmp(type, "valid") == 0)
+    return XS2S_DIALBACK_VALID;
+  if (strcmp(type, "invalid") == 0)
+    return XS2S_DIALBACK_INVALID;
+  if (strcmp(type, "error") == 0)
+    return XS2S_DIALBACK_ERROR;
+  return XS2S_DIALBACK_NONE;
+}
+
+/* The condition inside <error/>; undefined-condition when it is missing
+ * or unknown, so that an error is never mistaken for no error. */
+static xs2s_stanza_condition error_condition(const xs2s_stanza *elem) {
+  const xs2s_stanza *err = xs2s_stanza_find_child(elem, "error", NULL);
+  for (const xs2s_stanza *c = err ? xs2s_stanza_first_child(err) : NULL; c;
+       c = xs2s_stanza_next(c)) {
+    if (!xs2s_stanza_is(c, NULL, XS2S_NS_STANZA_ERRORS))
+      continue;
+    xs2s_stanza_condition cond =
+        xs2s_stanza_condition_from_name(xs2s_stanza_name(c));
+    if (cond != XS2S_STANZA_ERR_NONE)
+      return cond;
+  }
+  return XS2S_STANZA_ERR_UNDEFINED_CONDITION;
+}
+
+int xs2s__dialback_parse(const xs2s_stanza *elem, xs2s__dialback_elem *e) {
+  memset(e, 0, sizeof(*e));
+  if (xs2s_stanza_is(elem, "verify", XS2S_NS_DIALBACK))
+    e->is_verify = 1;
+  else if (!xs2s_stanza_is(elem, "result", XS2S_NS_DIALBACK))
+    return XS2S_ERR_INVALID_ARGUMENT;
+  e->from = xs2s_stanza_attr(elem, "from");
+  e->to = xs2s_stanza_attr(elem, "to");
+  e->id = xs2s_stanza_attr(elem, "id");
+  const char *type = xs2s_stanza_attr(elem, "type");
+  e->has_type = type != NULL;
+  e->type = type_from_attr(type);
+  if (e->type == XS2S_DIALBACK_ERROR)
+    e->condition = error_condition(elem);
+  const char *text = xs2s_stanza_text(elem);
+  if (!text)
+    return XS2S_ERR_NOMEM;
+  size_t n = strlen(text);
+  while (n && xml_space(*text)) {
+    text++;
+    n--;
+  }
+  while (n && xml_space(text[n - 1]))
+    n--;
+  e->key = text;
+  e->key_len = n;
+  return 0;
+}
+
+static int add_error(xs2s_stanza *s, xs2s_stanza_condition cond) {
+  const char *name = xs2s_stanza_condition_name(cond);
+  if (!name) {
+    cond = XS2S_STANZA_ERR_UNDEFINED_CONDITION;
+    name = xs2s_stanza_condition_name(cond);
+  }
+  /* XEP-0220 puts <error/> in the stream's content namespace. */
+  xs2s_stanza *err = xs2s_stanza_add_child(s, "error", XS2S_NS_SERVER);
+  if (!err ||
+      xs2s_stanza_set_attr(err, "type", xs2s_stanza_condition_type(cond)) != 0)
+    return XS2S_ERR_NOMEM;
+  if (!xs2s_stanza_add_child(err, name, XS2S_NS_STANZA_ERRORS))
+    return XS2S_ERR_NOMEM;
+  return 0;
+}
+
+static int set_attrs(xs2s_stanza *s, const char *from, const char *to,
+                     const char *id, xs2s_dialback_state type) {
+  static const char *const type_names[] = {
+      [XS2S_DIALBACK_VALID] = "valid",
+      [XS2S_DIALBACK_INVALID] = "invalid",
+      [XS2S_DIALBACK_ERROR] = "error",
+  };
+  if (xs2s_stanza_set_attr(s, "from", from) != 0 ||
+      xs2s_stanza_set_attr(s, "to", to) != 0)
+    return XS2S_ERR_NOMEM;
+  if (id && xs2s_stanza_set_attr(s, "id", id) != 0)
+    return XS2S_ERR_NOMEM;
+  if (type >= XS2S_DIALBACK_VALID && type <= XS2S_DIALBACK_ERROR &&
+      xs2s_stanza_set_attr(s, "type", type_names[type]) != 0)
+    return XS2S_ERR_NOMEM;
+  return 0;
+}
+
+xs2s_stanza *xs2s__dialback_build(const xs2s_mem *mem, const char *name,
+                                  const char *from, const char *to,
+                                  const char *id, xs2s_dialback_state type,
+                                  xs2s_stanza_condition condition,
+                                  const char *key) {
+  xs2s_stanza *s = xs2s_stanza_new_mem(mem, name, XS2S_NS_DIALBACK);
+  if (!s)
+    return NULL;
+  int rc = set_attrs(s, from, to, id, type);
+  if (rc == 0 && type == XS2S_DIALBACK_ERROR)
+    rc = add_error(s, condition);
+  else if (rc == 0 && type == XS2S_DIALBACK_NONE && key)
+    rc = xs2s_stanza_add_text(s, key, strlen(key));
+  if (rc != 0) {
+    xs2s_stanza_free(s);
+    return NULL;
+  }
+  return s;
+}

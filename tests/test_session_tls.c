@@ -1,0 +1,468 @@
+/*
+ * Session tests with TLS: the security modes on both sides, certificate
+ * authentication with real certtool certificates (SASL EXTERNAL, XEP-0344,
+ * fallback to dialback, refusal when a valid certificate is required),
+ * STARTTLS stripping and injection, TLS failures.
+ *
+ * Usage: test_session_tls CERTDIR (made by data/make-certs.sh).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "session_harness.h"
+
+static const char *certs;
+
+static int send_message(h_peer *p, const char *from, const char *to) {
+  xs2s_stanza *m = h_message(from, to, "hello");
+  int rc = xs2s_session_send(p->s, m);
+  xs2s_stanza_free(m);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Security modes                                                         */
+/* ---------------------------------------------------------------------- */
+
+static const char *mode_name(xs2s_security_mode m) {
+  return m == XS2S_SECURITY_REQUIRED   ? "required"
+         : m == XS2S_SECURITY_OPTIONAL ? "optional"
+                                       : "off";
+}
+
+static void one_mode_pair(xs2s_security_mode ma, xs2s_security_mode mb) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, ma, h_creds(certs, "a.test", "a.test"),
+                "secret-a", 0, NULL, NULL, {0}};
+  h_server B = {{"b.test"}, 1, mb, h_creds(certs, "b.test", "b.test"),
+                "secret-b", 0, NULL, NULL, {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  h_run(&w);
+
+  int tls = ma != XS2S_SECURITY_OFF && mb != XS2S_SECURITY_OFF;
+  int fails = (ma == XS2S_SECURITY_REQUIRED && mb == XS2S_SECURITY_OFF) ||
+              (ma == XS2S_SECURITY_OFF && mb == XS2S_SECURITY_REQUIRED);
+  int before = check_failures;
+  if (fails) {
+    /* Nothing but negotiation was exchanged: no key, no stanza. */
+    CHECK_INT(l->a.n_auth, 0);
+    CHECK_INT(l->b.n_requests, 0);
+    CHECK_INT(l->b.n_auth, 0);
+    CHECK_INT(h_failed(&l->a, "a.test", "b.test"),
+              XS2S_STANZA_ERR_POLICY_VIOLATION);
+    CHECK_INT(xs2s_session_get_state(l->a.s), XS2S_SESSION_CLOSED);
+    CHECK_INT(l->a.close.condition, XS2S_STREAM_ERR_POLICY_VIOLATION);
+    CHECK_INT(l->a.close.origin, XS2S_CLOSED_LOCALLY);
+    CHECK_INT(l->b.close.condition, XS2S_STREAM_ERR_POLICY_VIOLATION);
+    CHECK_INT(l->b.close.origin, XS2S_CLOSED_BY_PEER);
+  } else {
+    CHECK_INT(xs2s_session_is_secure(l->a.s), tls);
+    CHECK_INT(xs2s_session_is_secure(l->b.s), tls);
+    /* With TLS the certificates prove the domain (SASL EXTERNAL), in
+     * clear text dialback does. */
+    xs2s_auth_method how =
+        tls ? XS2S_AUTH_SASL_EXTERNAL : XS2S_AUTH_DIALBACK;
+    CHECK(h_authenticated(&l->a, "a.test", "b.test", how));
+    CHECK(h_authenticated(&l->b, "b.test", "a.test", how));
+    CHECK_INT(xs2s_session_pair_method(l->b.s, "b.test", "a.test"), how);
+    CHECK_INT(send_message(&l->a, "u@a.test", "v@b.test"), 0);
+    h_run(&w);
+    CHECK_INT(l->b.n_stanzas, 1);
+    CHECK_INT(xs2s_session_get_state(l->a.s), XS2S_SESSION_OPEN);
+    if (tls) {
+      CHECK(xs2s_session_tls(l->a.s) != NULL);
+      xs2s_tls_info info;
+      CHECK_INT(xs2s_tls_get_info(xs2s_session_tls(l->a.s), &info), 0);
+    }
+    /* Orderly close under TLS too. */
+    xs2s_session_close(l->a.s, XS2S_STREAM_ERR_NONE, NULL);
+    h_run(&w);
+    CHECK_INT(xs2s_session_get_state(l->b.s), XS2S_SESSION_CLOSED);
+    CHECK_INT(l->b.close.error, 0);
+    CHECK_INT(xs2s_session_get_state(l->a.s), XS2S_SESSION_CLOSED);
+  }
+  if (check_failures != before)
+    fprintf(stderr, "  (initiating %s, receiving %s)\n", mode_name(ma),
+            mode_name(mb));
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+static void test_security_modes(void) {
+  static const xs2s_security_mode modes[] = {
+      XS2S_SECURITY_REQUIRED, XS2S_SECURITY_OPTIONAL, XS2S_SECURITY_OFF};
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++)
+      one_mode_pair(modes[i], modes[j]);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Certificates                                                           */
+/* ---------------------------------------------------------------------- */
+
+typedef struct cert_case {
+  const char *domain; /* the initiating server's domain */
+  const char *cert;   /* the certificate it presents */
+  int valid;          /* does it prove the domain? */
+} cert_case;
+
+static void one_cert_case(const cert_case *c, int require) {
+  h_world w;
+  h_world_init(&w);
+  h_server X = {{c->domain}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, c->domain, c->cert), "secret-x", 0, NULL, NULL, {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "b.test", "b.test"), "secret-b", require,
+                NULL, NULL, {0}};
+  h_add_server(&w, &X);
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, &X, c->domain, &B, "b.test", 0);
+  h_run(&w);
+  int before = check_failures;
+  CHECK(xs2s_session_is_secure(l->b.s));
+  if (c->valid) {
+    CHECK(h_authenticated(&l->b, "b.test", c->domain,
+                          XS2S_AUTH_SASL_EXTERNAL));
+    CHECK_INT(l->b.n_requests, 0);
+  } else if (!require) {
+    /* Falls back to dialback, verified over TLS with the authoritative
+     * server. */
+    CHECK(h_authenticated(&l->b, "b.test", c->domain, XS2S_AUTH_DIALBACK));
+    CHECK(h_authenticated(&l->a, c->domain, "b.test", XS2S_AUTH_DIALBACK));
+    CHECK_INT(l->b.n_requests, 1);
+  } else {
+    /* A key alone is not enough. */
+    CHECK_INT(l->b.n_auth, 0);
+    CHECK_INT(l->b.n_requests, 0);
+    CHECK_INT(h_failed(&l->a, c->domain, "b.test"),
+              XS2S_STANZA_ERR_NOT_AUTHORIZED);
+    CHECK_INT(send_message(&l->a, c->domain, "b.test"),
+              XS2S_ERR_NOT_AUTHENTICATED);
+  }
+  if (check_failures != before)
+    fprintf(stderr, "  (certificate %s for %s, valid required %d)\n",
+            c->cert, c->domain, require);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(X.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+static void test_certificates(void) {
+  static const cert_case cases[] = {
+      {"a.test", "a.test", 1},             /* valid */
+      {"a.test", "multi", 0},              /* wrong name */
+      {"x.w.test", "w.test", 1},           /* wildcard */
+      {"expired.test", "expired", 0},      /* expired */
+      {"self.test", "self", 0},            /* self-signed */
+      {"unknown.test", "unknown", 0},      /* unknown CA */
+      {"revoked.test", "revoked", 0},      /* revoked by the CRL */
+      {"srv.test", "srv", 1},              /* SRVName only */
+      {"xmpp.test", "xmpp", 1},            /* id-on-xmppAddr only */
+      {"a.w.b.w.test", "w.test", 0},       /* wildcard covers one label */
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    one_cert_case(&cases[i], 0);
+    one_cert_case(&cases[i], 1);
+  }
+}
+
+/* XEP-0344: a second domain named by the same certificate is accepted
+ * from its <db:result/> without asking the authoritative server. */
+static void test_dialback_by_certificate(void) {
+  h_world w;
+  h_world_init(&w);
+  h_server X = {{"c.test", "d.test"}, 2, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "c.test", "multi"), "secret-x", 0, NULL, NULL, {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 1, NULL, NULL, {0}};
+  h_add_server(&w, &X);
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, &X, "c.test", &B, "b.test", 0);
+  h_run(&w);
+  CHECK(h_authenticated(&l->b, "b.test", "c.test", XS2S_AUTH_SASL_EXTERNAL));
+  CHECK_INT(xs2s_session_add_pair(l->a.s, "d.test", "b.test"), 0);
+  h_run(&w);
+  CHECK(h_authenticated(&l->b, "b.test", "d.test", XS2S_AUTH_CERTIFICATE));
+  CHECK(h_authenticated(&l->a, "d.test", "b.test", XS2S_AUTH_DIALBACK));
+  CHECK_INT(l->b.n_requests, 0);
+  CHECK_INT(send_message(&l->a, "d.test", "b.test"), 0);
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 1);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(X.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+/* The initiating side that requires a valid certificate does not talk to
+ * a peer whose certificate does not name the domain it wanted. */
+static void test_initiating_requires_peer_cert(void) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "a.test", "a.test"), "secret-a", 1, NULL, NULL, {0}};
+  h_server S = {{"self.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "self.test", "self"), "secret-s", 0, NULL, NULL, {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &S);
+  h_link *l = h_connect(&w, &A, "a.test", &S, "self.test", 0);
+  h_run(&w);
+  CHECK(xs2s_session_is_secure(l->a.s));
+  CHECK_INT(l->a.close.error, XS2S_ERR_CERT_UNTRUSTED);
+  CHECK_INT(l->a.close.condition, XS2S_STREAM_ERR_POLICY_VIOLATION);
+  CHECK_INT(l->b.n_requests, 0);
+  CHECK_INT(l->b.n_auth, 0);
+  CHECK_INT(h_failed(&l->a, "a.test", "self.test"),
+            XS2S_STANZA_ERR_POLICY_VIOLATION);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(S.creds);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Attacks on STARTTLS                                                    */
+/* ---------------------------------------------------------------------- */
+
+/* A man in the middle removes the STARTTLS offer from the features. */
+static int strips;
+static size_t strip_starttls(h_link *l, int dir, char *buf, size_t len,
+                             size_t cap) {
+  (void)l;
+  (void)cap;
+  buf[len] = '\0';
+  char *start = dir == 1 ? strstr(buf, "<starttls") : NULL;
+  if (!start)
+    return len;
+  char *end = strstr(start, "</starttls>");
+  end = end ? end + strlen("</starttls>") : strstr(start, "/>") + 2;
+  memmove(start, end, len - (size_t)(end - buf) + 1);
+  strips++;
+  return len - (size_t)(end - start);
+}
+
+static void test_mitm_strips_starttls(void) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL, NULL, {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_OPTIONAL,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL, {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  l->filter = strip_starttls;
+  strips = 0;
+  h_run(&w);
+  CHECK_INT(strips, 1); /* the offer was there and removed */
+  /* Fails closed: no key and no stanza ever leave A in clear text. */
+  CHECK_INT(l->a.close.condition, XS2S_STREAM_ERR_POLICY_VIOLATION);
+  CHECK_INT(l->a.close.error, XS2S_ERR_POLICY);
+  CHECK_INT(l->b.n_requests, 0);
+  CHECK_INT(l->b.n_auth, 0);
+  CHECK_INT(l->a.n_auth, 0);
+  CHECK(!xs2s_session_is_secure(l->a.s));
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+/* Appends clear text right after <proceed/> (dir 1) or <starttls/>
+ * (dir 0), in the same buffer. */
+static const char *injected;
+static int injections;
+static size_t inject_after(h_link *l, int dir, char *buf, size_t len,
+                           size_t cap) {
+  const char *mark = l->filter_data;
+  int want_dir = strstr(mark, "proceed") ? 1 : 0;
+  buf[len] = '\0';
+  char *at = dir == want_dir ? strstr(buf, mark) : NULL;
+  size_t n = strlen(injected);
+  if (!at || at + strlen(mark) != buf + len || len + n >= cap)
+    return len;
+  memcpy(buf + len, injected, n);
+  injections++;
+  return len + n;
+}
+
+static void injection(const char *mark, const char *text) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL, NULL, {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL, {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  l->filter = inject_after;
+  l->filter_data = (void *)mark;
+  injected = text;
+  injections = 0;
+  h_run(&w);
+  CHECK_INT(injections, 1);
+  /* The injected bytes were dropped: the handshake went on, nothing they
+   * said took effect, and the pair was proved by certificate. */
+  CHECK(xs2s_session_is_secure(l->a.s));
+  CHECK(xs2s_session_is_secure(l->b.s));
+  CHECK_INT(l->a.closed, 0);
+  CHECK_INT(l->b.closed, 0);
+  CHECK_INT(l->b.n_requests, 0);
+  CHECK_INT(l->b.n_stanzas, 0);
+  CHECK(h_authenticated(&l->b, "b.test", "a.test", XS2S_AUTH_SASL_EXTERNAL));
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+static void test_injection_after_proceed(void) {
+  injection("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+            "<stream:error><not-authorized "
+            "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>");
+  injection("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+            "<stream:features><dialback "
+            "xmlns='urn:xmpp:features:dialback'/></stream:features>");
+}
+
+static void test_injection_after_starttls(void) {
+  injection("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+            "<db:result from='a.test' to='b.test'>beef</db:result>"
+            "<message from='a.test' to='b.test'/>");
+}
+
+/* Garbles the first TLS flight from the receiving side. */
+static int after_proceed;
+static size_t garble_server_hello(h_link *l, int dir, char *buf, size_t len,
+                                  size_t cap) {
+  (void)l;
+  (void)cap;
+  if (dir == 1 && after_proceed == 1 && len > 20) {
+    for (size_t i = 10; i < len; i += 7)
+      buf[i] ^= 0x5a;
+    after_proceed = 2;
+  }
+  buf[len] = '\0';
+  if (dir == 1 && strstr(buf, "<proceed"))
+    after_proceed = 1;
+  /* After the proceed, nothing the initiating side sends is XML. */
+  if (dir == 0 && after_proceed && strstr(buf, "stream"))
+    after_proceed = 99;
+  return len;
+}
+
+static void test_tls_handshake_failure(void) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_OPTIONAL,
+                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL, NULL, {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_OPTIONAL,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL, {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  l->filter = garble_server_hello;
+  after_proceed = 0;
+  h_run(&w);
+  CHECK_INT(after_proceed, 2);
+  CHECK_INT(xs2s_session_get_state(l->a.s), XS2S_SESSION_CLOSED);
+  CHECK_INT(l->a.close.error, XS2S_ERR_TLS_HANDSHAKE);
+  CHECK_INT(xs2s_session_get_state(l->b.s), XS2S_SESSION_CLOSED);
+  CHECK_INT(l->b.n_requests, 0);
+  CHECK_INT(h_failed(&l->a, "a.test", "b.test"),
+            XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+static void test_starttls_refused(void) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_OPTIONAL,
+                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL, NULL, {0}};
+  h_add_server(&w, &A);
+  h_link *l = h_connect(&w, &A, "a.test", NULL, "b.test", 0);
+  h_run(&w);
+  h_raw_send(&l->b,
+             "<stream:stream xmlns='jabber:server' "
+             "xmlns:stream='http://etherx.jabber.org/streams' "
+             "xmlns:db='jabber:server:dialback' from='b.test' id='x1' "
+             "version='1.0'><stream:features><starttls "
+             "xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><dialback "
+             "xmlns='urn:xmpp:features:dialback'/></stream:features>");
+  h_run(&w);
+  const char *got = h_raw_text(&l->b);
+  CHECK(strstr(got, "<starttls") != NULL);
+  size_t sent = strlen(got);
+  h_raw_send(&l->b, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+  h_run(&w);
+  /* Nothing more in clear text, not even a key. */
+  CHECK_INT(strlen(h_raw_text(&l->b)), sent);
+  CHECK_INT(xs2s_session_get_state(l->a.s), XS2S_SESSION_CLOSED);
+  CHECK_INT(l->a.close.error, XS2S_ERR_TLS);
+  CHECK_INT(l->a.close.origin, XS2S_CLOSED_BY_PEER);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+}
+
+/* A peer that asks for STARTTLS where TLS is off gets <failure/>. */
+static void test_starttls_not_offered(void) {
+  h_world w;
+  h_world_init(&w);
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_OFF, NULL, "secret-b", 0, NULL, NULL, {0}};
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, NULL, NULL, &B, "b.test", 0);
+  h_raw_send(&l->a, "<stream:stream xmlns='jabber:server' "
+                    "xmlns:stream='http://etherx.jabber.org/streams' "
+                    "from='a.test' to='b.test' version='1.0'>"
+                    "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+  h_run(&w);
+  const char *got = h_raw_text(&l->a);
+  CHECK(strstr(got, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
+  CHECK(strstr(got, "</stream:stream>"));
+  h_world_free(&w);
+}
+
+static void test_chunked_tls(void) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL, NULL, {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL, {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  l->chunk = 5; /* TLS records split across reads */
+  h_run(&w);
+  CHECK(h_authenticated(&l->b, "b.test", "a.test", XS2S_AUTH_SASL_EXTERNAL));
+  CHECK_INT(send_message(&l->a, "a.test", "b.test"), 0);
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 1);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s CERTDIR\n", argv[0]);
+    return 2;
+  }
+  certs = argv[1];
+  RUN(test_security_modes);
+  RUN(test_certificates);
+  RUN(test_dialback_by_certificate);
+  RUN(test_initiating_requires_peer_cert);
+  RUN(test_mitm_strips_starttls);
+  RUN(test_injection_after_proceed);
+  RUN(test_injection_after_starttls);
+  RUN(test_tls_handshake_failure);
+  RUN(test_starttls_refused);
+  RUN(test_starttls_not_offered);
+  RUN(test_chunked_tls);
+  return check_finish();
+}
