@@ -8,36 +8,9 @@
 
 #include <xs2s/common.h>
 
-#define LABEL_MAX 63
+#include "utf8.h"
 
-size_t xs2s__domain_utf8_char(const unsigned char *p, size_t len) {
-  if (len == 0)
-    return 0;
-  unsigned c = p[0];
-  if (c < 0x80)
-    return 1;
-  size_t n;
-  unsigned cp, min;
-  if ((c & 0xe0) == 0xc0) {
-    n = 2, cp = c & 0x1f, min = 0x80;
-  } else if ((c & 0xf0) == 0xe0) {
-    n = 3, cp = c & 0x0f, min = 0x800;
-  } else if ((c & 0xf8) == 0xf0) {
-    n = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (len < n)
-    return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((p[i] & 0xc0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (p[i] & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return n;
-}
+#define LABEL_MAX 63
 
 static int normalize_ipv6(const char *in, size_t len,
                           char out[XS2S__DOMAIN_MAX + 1]) {
@@ -78,8 +51,12 @@ static int put_label(const unsigned char *p, size_t len, char *out,
       i++;
       continue;
     }
-    size_t n = xs2s__domain_utf8_char(p + i, len - i);
-    if (n == 0)
+    /* Multi-byte UTF-8 sequences use only bytes >= 0x80, so a maximal run
+     * of such bytes must be whole characters. */
+    size_t n = 0;
+    while (i + n < len && p[i + n] >= 0x80)
+      n++;
+    if (!xs2s__utf8_valid((const char *)p + i, n))
       return XS2S_ERR_INVALID_ARGUMENT;
     memcpy(out + *pos, p + i, n);
     *pos += n;

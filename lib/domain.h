@@ -27,9 +27,4 @@
 int xs2s__domain_normalize(const char *in, size_t len,
                            char out[XS2S__DOMAIN_MAX + 1]);
 
-/* Number of bytes of the valid UTF-8 character at @p (at most @len bytes
- * available), or 0 when it is not valid UTF-8 (overlong forms, surrogates
- * and code points above U+10FFFF are invalid). */
-size_t xs2s__domain_utf8_char(const unsigned char *p, size_t len);
-
 #endif /* XS2S_DOMAIN_H */

@@ -16,6 +16,8 @@
 
 #include <xs2s/common.h>
 #include <xs2s/condition.h>
+#include <xs2s/stanza.h>
+#include <xs2s/parser.h>
 
 /* ------------------------------------------------------------------------ */
 /* The federation engine (ctx layer): configuration, event-loop types,      */
