@@ -82,6 +82,7 @@ struct xs2s_parser {
   uint64_t boundary; /* stream offset where the pending element began */
   uint64_t call_start; /* fed when the current xs2s_parser_feed() began */
   xs2s__utf8 utf8;
+  char lead[3]; /* the first bytes of the stream */
 
   int busy;          /* inside xs2s_parser_feed() */
   int stopped;       /* parsing stopped after an element ... */
@@ -548,20 +549,33 @@ static void init_sax(xmlSAXHandler *sax) {
 /* ---- feeding ---- */
 
 /* Checks the next @n bytes before libxml2 sees them; returns how many may
- * be parsed (all of them unless an error follows them). */
+ * be parsed: all of them, or those before an error described by *@code
+ * and *@why. */
 static size_t check_bytes(xs2s_parser *p, const char *data, size_t n,
-                          const char **why) {
-  /* UTF-16 and UCS-4 without a byte order mark put a NUL in the first two
-   * bytes; libxml2 would call that not-well-formed. */
-  for (size_t i = 0; p->fed + i < 2 && i < n; i++) {
-    if (data[i] == '\0') {
+                          int *code, const char **why) {
+  for (size_t i = 0; p->fed + i < sizeof(p->lead) && i < n; i++) {
+    size_t at = (size_t)p->fed + i;
+    p->lead[at] = data[i];
+    /* UTF-16 and UCS-4 without a byte order mark put a NUL in the first
+     * two bytes (libxml2 would just see a bad character). */
+    if (at < 2 && data[i] == '\0') {
+      *code = XS2S_ERR_UNSUPPORTED_ENCODING;
       *why = "the stream is not UTF-8 (UTF-16 or UCS-4)";
+      return i;
+    }
+    /* RFC 6120 11.6: U+FEFF is a character, never a byte order mark, so
+     * here it is text before the stream header. */
+    if (at == 2 && memcmp(p->lead, "\xef\xbb\xbf", 3) == 0) {
+      *code = XS2S_ERR_NOT_WELL_FORMED;
+      *why = "U+FEFF (a byte order mark) before the root element";
       return i;
     }
   }
   size_t ok = xs2s__utf8_scan(&p->utf8, data, n);
-  if (ok < n)
+  if (ok < n) {
+    *code = XS2S_ERR_UNSUPPORTED_ENCODING;
     *why = "invalid UTF-8";
+  }
   return ok;
 }
 
@@ -578,14 +592,14 @@ static void feed_slices(xs2s_parser *p, const char *data, size_t len,
   while (off < len && !ignoring(p)) {
     size_t n = len - off < p->slice ? len - off : p->slice;
     const char *why = NULL;
-    size_t ok = check_bytes(p, data + off, n, &why);
+    int code = 0;
+    size_t ok = check_bytes(p, data + off, n, &code, &why);
     if (ok > 0)
       parse(p, data + off, ok, 0);
     if (ignoring(p))
       break;
-    if (why) {
-      fail(p, XS2S_ERR_UNSUPPORTED_ENCODING, "%s at byte %llu", why,
-           (unsigned long long)p->fed);
+    if (code) {
+      fail(p, code, "%s at byte %llu", why, (unsigned long long)p->fed);
       break;
     }
     off += n;
@@ -628,6 +642,7 @@ static int do_reset(xs2s_parser *p) {
   p->depth = 0;
   p->fed = p->boundary = p->call_start = 0;
   memset(&p->utf8, 0, sizeof(p->utf8));
+  memset(p->lead, 0, sizeof(p->lead));
   p->stopped = p->paused = p->closed = 0;
   p->stop_at = 0;
   p->error = p->error_by_callback = 0;

@@ -298,6 +298,7 @@ static const bad_input bad_inputs[] = {
     {"NUL byte", HEADER "<a>\0</a>", sizeof(HEADER "<a>\0</a>") - 1, NWF},
     {"empty namespace prefix binding", HEADER "<a xmlns:p=''/>", 0, NWF},
     {"late XML declaration", HEADER "<?xml version='1.0'?>", 0, NWF},
+    {"UTF-8 byte order mark", "\xef\xbb\xbf" HEADER, 0, NWF},
     {"not XML", "GET / HTTP/1.1\r\nHost: b.example\r\n\r\n", 0, NWF},
     {"comment before the header", "<!-- hi -->" HEADER, 0, RESTRICTED},
     {"comment between stanzas", HEADER "<!-- hi --><a/>", 0, RESTRICTED},

@@ -49,7 +49,8 @@ typedef struct xs2s_parser_limits {
   /** Bytes of one top-level element, from its '<' to the end of its end
    * tag; also bounds the stream header. */
   size_t max_stanza_bytes;
-  /** Element depth inside a stanza (the stanza itself is depth 1). */
+  /** Element depth inside a stanza (the stanza itself is depth 1); at
+   * most 200, the most libxml2 allows under a stream element. */
   unsigned max_depth;
   /** Attributes (namespace declarations included) on one element. */
   unsigned max_attributes;
@@ -143,7 +144,8 @@ xs2s_parser_new_mem(const xs2s_parser_callbacks *callbacks, void *user_data,
  * Returns a negative error code when the stream is bad (the error callback
  * has named the condition), when a callback failed, or
  * XS2S_ERR_PARSER_FAILED / XS2S_ERR_STREAM_CLOSED for input after an error
- * or after the end of the stream.
+ * or after the end of the stream, XS2S_ERR_BAD_STATE when paused or when
+ * called from a callback.
  */
 XS2S_EXTERN ssize_t xs2s_parser_feed(xs2s_parser *p, const char *data,
                                      size_t len);
@@ -154,6 +156,11 @@ XS2S_EXTERN ssize_t xs2s_parser_feed(xs2s_parser *p, const char *data,
  * Used for the stream restart after STARTTLS (or SASL): buffered input is
  * dropped, the next bytes must begin a new stream header. Clears any error
  * or pause. Returns 0 or XS2S_ERR_NOMEM.
+ *
+ * Called from a callback, it takes effect when xs2s_parser_feed() returns,
+ * and parsing stops right after the current element as with
+ * XS2S_PARSER_PAUSE: the feed returns the bytes consumed up to its end, and
+ * the bytes after it are the caller's to feed to the new stream.
  */
 XS2S_EXTERN int xs2s_parser_reset(xs2s_parser *p);
 

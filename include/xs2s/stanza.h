@@ -151,8 +151,10 @@ XS2S_EXTERN const char *xs2s_stanza_attr_ns(const xs2s_stanza *s,
  * @name: attribute name (a valid XML name without a colon).
  * @value: value, any UTF-8 text; it is escaped when serialised.
  *
- * Returns 0, XS2S_ERR_NOMEM, or XS2S_ERR_INVALID_ARGUMENT (bad name, @s not
- * an element, @value not valid UTF-8).
+ * Returns 0, XS2S_ERR_NOMEM, or XS2S_ERR_INVALID_ARGUMENT (bad name or the
+ * name "xmlns", @s not an element, @value not valid UTF-8 or holding a
+ * character XML 1.0 forbids, such as a control character other than tab,
+ * LF and CR).
  */
 XS2S_EXTERN int xs2s_stanza_set_attr(xs2s_stanza *s, const char *name,
                                      const char *value);
@@ -215,7 +217,8 @@ XS2S_EXTERN xs2s_stanza *xs2s_stanza_add_child(xs2s_stanza *parent,
  * @len: bytes of @text.
  *
  * Text appended right after text merges into one text node. Returns 0,
- * XS2S_ERR_NOMEM, or XS2S_ERR_INVALID_ARGUMENT for invalid UTF-8.
+ * XS2S_ERR_NOMEM, or XS2S_ERR_INVALID_ARGUMENT for invalid UTF-8 or a
+ * character XML 1.0 forbids.
  */
 XS2S_EXTERN int xs2s_stanza_add_text(xs2s_stanza *parent, const char *text,
                                      size_t len);
