@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "net.h"
+#include "policy.h"
 
 /* -- Limits and timeouts: names, defaults, ranges ------------------------- */
 
@@ -759,7 +760,11 @@ static int check_files(const xs2s_config *cfg, char *msg, size_t size) {
 
 static int check_tls(const xs2s_config *cfg, char *msg, size_t size) {
   const char *bare = local_without_cert(cfg);
-  if (bare && cfg->tls_mode == XS2S_TLS_REQUIRED)
+  if (cfg->require_valid_cert && cfg->tls_mode == XS2S_TLS_OFF)
+    return fail(msg, size, "a valid certificate is required but TLS is off");
+  /* Requiring a valid certificate requires TLS (policy.h). */
+  int any_require = cfg->require_valid_cert;
+  if (bare && (cfg->tls_mode == XS2S_TLS_REQUIRED || cfg->require_valid_cert))
     return fail(msg, size,
                 "TLS is required but local domain %s has no certificate",
                 bare);
@@ -769,23 +774,20 @@ static int check_tls(const xs2s_config *cfg, char *msg, size_t size) {
                   "direct-TLS listener %s but local domain %s has no "
                   "certificate",
                   cfg->listeners[i].text, bare);
-  int any_require = cfg->require_valid_cert;
-  if (cfg->require_valid_cert && cfg->tls_mode == XS2S_TLS_OFF)
-    return fail(msg, size, "a valid certificate is required but TLS is off");
   for (size_t i = 0; i < cfg->remotes.len; i++) {
     const xs2s__cfg_remote *r =
         (const xs2s__cfg_remote *)cfg->remotes.items[i];
-    xs2s_tls_mode mode =
+    xs2s__remote_policy p;
+    xs2s__policy_lookup_norm(cfg, r->n.name, r->n.name_len, &p);
+    any_require |= p.require_valid_cert;
+    xs2s_tls_mode asked =
         r->tls_mode == XS2S_TLS_INHERIT ? cfg->tls_mode : r->tls_mode;
-    int require = r->require_valid_cert < 0 ? cfg->require_valid_cert
-                                            : r->require_valid_cert;
-    any_require |= require;
-    if (require && mode == XS2S_TLS_OFF)
+    if (p.require_valid_cert && asked == XS2S_TLS_OFF)
       return fail(msg, size,
                   "a valid certificate is required from %s but TLS is off "
                   "for it",
                   r->n.name);
-    if (bare && r->tls_mode == XS2S_TLS_REQUIRED)
+    if (bare && p.tls_mode == XS2S_TLS_REQUIRED)
       return fail(msg, size,
                   "TLS is required with %s but local domain %s has no "
                   "certificate",

@@ -67,7 +67,9 @@ static inline xs2s__timer *xs2s__timer_first(const xs2s__timer_heap *h) {
 /* Runs every timer due at or before @now, earliest first, and returns how
  * many ran. A timer armed by a callback during this call does not run in
  * it, even when already due: it runs on the next call, so a callback that
- * re-arms itself at "now" cannot make this loop forever. */
+ * re-arms itself at "now" cannot make this loop forever (a timer re-armed
+ * for an earlier time than others still due may hold those back until the
+ * next call too; the loop makes that call at once). */
 size_t xs2s__timer_run(xs2s__timer_heap *h, uint64_t now);
 
 #endif /* XS2S_TIMER_H */

@@ -418,8 +418,15 @@ static void test_check(void) {
   xs2s_config_set_tls_mode(cfg, XS2S_TLS_OPTIONAL);
   xs2s_config_set_remote_policy(cfg, "secure.example", XS2S_TLS_REQUIRED, -1);
   EXPECT_CHECK(cfg, XS2S_ERR_CONFIG, "TLS is required with secure.example");
+  xs2s_config_set_remote_policy(cfg, "secure.example", XS2S_TLS_INHERIT, 1);
+  EXPECT_CHECK(cfg, XS2S_ERR_CONFIG, "TLS is required with secure.example");
   xs2s_config_set_remote_policy(cfg, "secure.example", XS2S_TLS_INHERIT, -1);
   EXPECT_CHECK(cfg, 0, "");
+  /* Requiring valid certificates requires TLS, hence certificates. */
+  xs2s_config_set_require_valid_cert(cfg, 1);
+  EXPECT_CHECK(cfg, XS2S_ERR_CONFIG,
+               "TLS is required but local domain plain.example");
+  xs2s_config_set_require_valid_cert(cfg, 0);
   xs2s_config_add_listener(cfg, "127.0.0.1:0", XS2S_LISTEN_DIRECT_TLS);
   EXPECT_CHECK(cfg, XS2S_ERR_CONFIG, "direct-TLS listener 127.0.0.1:0");
 
@@ -436,6 +443,16 @@ static void test_check(void) {
                "a valid certificate is required from old.example");
   xs2s_config_set_remote_policy(c2, "old.example", XS2S_TLS_OFF, 0);
   EXPECT_CHECK(c2, 0, "");
+  xs2s_config_set_tls_mode(c2, XS2S_TLS_OFF);
+  xs2s_config_set_require_valid_cert(c2, 0);
+  xs2s_config_set_remote_policy(c2, "strict.example", XS2S_TLS_INHERIT, 1);
+  EXPECT_CHECK(c2, XS2S_ERR_CONFIG,
+               "a valid certificate is required from strict.example");
+  xs2s_config_set_remote_policy(c2, "strict.example", XS2S_TLS_OPTIONAL, 1);
+  EXPECT_CHECK(c2, 0, "");
+  xs2s_config_set_remote_policy(c2, "strict.example", XS2S_TLS_INHERIT, -1);
+  xs2s_config_set_tls_mode(c2, XS2S_TLS_OPTIONAL);
+  xs2s_config_set_require_valid_cert(c2, 1);
   xs2s_config_set_system_trust(c2, 0);
   EXPECT_CHECK(c2, XS2S_ERR_CONFIG, "valid certificates are required but no CA");
   xs2s_config_set_ca_file(c2, cert);

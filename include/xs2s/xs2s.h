@@ -247,14 +247,15 @@ XS2S_EXTERN void xs2s_config_get_mem(const xs2s_config *cfg, xs2s_mem *out);
  *            NUL-terminated when @msg_size > 0.
  *
  * Finds settings that cannot work together, and reports the first one:
- * no local domain; TLS required (globally or for a remote domain) while a
- * local domain has no certificate; a valid certificate required while TLS
- * is off, or while no trust anchor (CA file or system store) is
- * configured; a direct-TLS listener while a local domain has no
- * certificate; a certificate, key, CA, CRL or resolver file that cannot be
- * read; a static route for a local domain, or for a domain on the deny
- * list in deny-list mode; a queue bound smaller than the stanza bound;
- * retry-min above retry-max. On success @msg is set to "".
+ * no local domain; TLS required (globally or for a remote domain, or
+ * implied by requiring a valid certificate) while a local domain has no
+ * certificate; a valid certificate required while TLS is off, or while no
+ * trust anchor (CA file or system store) is configured; a direct-TLS
+ * listener while a local domain has no certificate; a certificate, key,
+ * CA, CRL or resolver file that cannot be read; a static route for a local
+ * domain, or for a domain on the deny list in deny-list mode; a queue
+ * bound smaller than the stanza bound; retry-min above retry-max. On
+ * success @msg is set to "".
  *
  * Returns 0, or XS2S_ERR_CONFIG with the reason in @msg.
  */
