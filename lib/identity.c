@@ -35,13 +35,13 @@ static int valid_hostname(const char *d) {
   return label > 0;
 }
 
-int xs2s__domain_normalize(const char *in, char out[XS2S__DOMAIN_MAX + 1]) {
+int xs2s__domain_to_alabel(const char *in, char out[XS2S__ALABEL_MAX + 1]) {
   if (!in)
     return XS2S_ERR_INVALID_ARGUMENT;
   size_t len = strlen(in);
   if (len > 0 && in[len - 1] == '.')
     len--;
-  if (len == 0 || len > 4 * XS2S__DOMAIN_MAX)
+  if (len == 0 || len > 4 * XS2S__ALABEL_MAX)
     return XS2S_ERR_INVALID_ARGUMENT;
   /* gnutls_idna_map copies ASCII input as it is and maps U-labels to
    * A-labels (UTS #46, which also folds case). */
@@ -49,7 +49,7 @@ int xs2s__domain_normalize(const char *in, char out[XS2S__DOMAIN_MAX + 1]) {
   if (gnutls_idna_map(in, (unsigned)len, &ace, 0) < 0)
     return XS2S_ERR_INVALID_ARGUMENT;
   int rc = 0;
-  if (ace.size == 0 || ace.size > XS2S__DOMAIN_MAX) {
+  if (ace.size == 0 || ace.size > XS2S__ALABEL_MAX) {
     rc = XS2S_ERR_INVALID_ARGUMENT;
   } else {
     for (unsigned i = 0; i < ace.size; i++)
@@ -106,8 +106,8 @@ static int srvname_matches(const char *name, const char *domain) {
 static int xmppaddr_matches(const char *jid, const char *domain) {
   if (strpbrk(jid, "@/"))
     return 0;
-  char norm[XS2S__DOMAIN_MAX + 1];
-  if (xs2s__domain_normalize(jid, norm) < 0)
+  char norm[XS2S__ALABEL_MAX + 1];
+  if (xs2s__domain_to_alabel(jid, norm) < 0)
     return 0;
   return strcmp(norm, domain) == 0;
 }
@@ -147,8 +147,8 @@ xs2s_tls_name_match xs2s__match_names(const xs2s_tls_name *names,
 
 int xs2s_tls_match_name(const xs2s_tls_name *names, size_t count,
                         const char *domain) {
-  char norm[XS2S__DOMAIN_MAX + 1];
-  int rc = xs2s__domain_normalize(domain, norm);
+  char norm[XS2S__ALABEL_MAX + 1];
+  int rc = xs2s__domain_to_alabel(domain, norm);
   if (rc < 0)
     return rc;
   if (!names && count > 0)

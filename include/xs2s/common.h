@@ -78,8 +78,11 @@ extern "C" {
   /* session */                                                                \
   X(POLICY, -100, "refused by policy")                                         \
   X(PEER_STREAM_ERROR, -101, "the peer sent a stream error")                   \
-  X(TIMEOUT, -102, "timed out")                                               \
-  X(NOT_AUTHENTICATED, -103, "the domain pair is not authenticated")
+  X(TIMEOUT, -102, "timed out")                                                \
+  X(NOT_AUTHENTICATED, -103, "the domain pair is not authenticated")           \
+  /* engine (ctx) */                                                           \
+  X(EXISTS, -120, "already configured")                                        \
+  X(CONFIG, -121, "the configuration is not coherent (see the message)")
 
 /** Error codes returned by xs2s functions (always negative). */
 typedef enum xs2s_error {

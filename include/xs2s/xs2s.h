@@ -23,4 +23,864 @@
 #include <xs2s/dialback.h>
 #include <xs2s/session.h>
 
+/* ------------------------------------------------------------------------ */
+/* The federation engine (ctx layer): configuration, event-loop types,      */
+/* connection introspection. See docs/ENGINE.md for how they fit together.  */
+/* ------------------------------------------------------------------------ */
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * xs2s_config - everything an engine needs to know, as plain data.
+ *
+ * An xs2s_config is built with the setters below, checked with
+ * xs2s_config_check(), and read back with the getters (a config-file parser
+ * or a reload handler can compare two configs field by field). An engine
+ * copies the config it is given, so the caller may free or change its own
+ * afterwards.
+ *
+ * Domains given to any setter are checked against the RFC 7622 domainpart
+ * rules (labels of letters, digits and hyphens or UTF-8, an IPv6 literal in
+ * brackets) and stored in normal form: ASCII lower-cased, one trailing dot
+ * removed. Getters return the normal form. Every string a setter takes is
+ * copied; every string a getter returns is owned by the config and valid
+ * until the config is freed or that field is set again.
+ *
+ * Thread-safety: a config may be read from several threads at once (the
+ * getters and xs2s_config_check() do not modify it) but must not be
+ * changed while another thread uses it.
+ */
+typedef struct xs2s_config xs2s_config;
+
+/** Default port of XMPP server-to-server connections (RFC 6120). */
+#define XS2S_DEFAULT_PORT 5269
+/** Default port of a direct-TLS listener (XEP-0368 deployments' custom). */
+#define XS2S_DEFAULT_DIRECT_TLS_PORT 5270
+
+/**
+ * enum xs2s_tls_mode - whether streams must, may or must not use TLS.
+ *
+ * The global mode applies to every remote domain without an override.
+ */
+typedef enum xs2s_tls_mode {
+  /** Per-domain override only: use the global mode. */
+  XS2S_TLS_INHERIT = 0,
+  /** STARTTLS (or direct TLS) is mandatory in both directions; a peer that
+   * does not offer it, or refuses it, is not talked to. */
+  XS2S_TLS_REQUIRED = 1,
+  /** TLS is offered and used whenever the peer offers it (the default). */
+  XS2S_TLS_OPTIONAL = 2,
+  /** TLS is neither offered nor used (test networks only). */
+  XS2S_TLS_OFF = 3
+} xs2s_tls_mode;
+
+/** enum xs2s_privacy_mode - which remote domains may be talked to. */
+typedef enum xs2s_privacy_mode {
+  /** Every remote domain (the default). */
+  XS2S_PRIVACY_OFF = 0,
+  /** Only domains on the allow list (and domains with static routes). */
+  XS2S_PRIVACY_ALLOW_LIST = 1,
+  /** Every domain except those on the deny list (domains with static
+   * routes are always allowed). */
+  XS2S_PRIVACY_DENY_LIST = 2
+} xs2s_privacy_mode;
+
+/**
+ * enum xs2s_limit - numeric limits, set with xs2s_config_set_limit().
+ *
+ * Each limit has a safe default (given here and by
+ * xs2s_config_limit_default()) and a name for configuration files
+ * (xs2s_config_limit_name()).
+ */
+typedef enum xs2s_limit {
+  /** Bytes of serialised stanzas waiting for one remote domain while its
+   * stream is being set up; a send that would exceed it fails at once with
+   * XS2S_ERR_LIMIT. Default 1048576 (1 MiB); 1 to 2^40. "queue-bytes". */
+  XS2S_LIMIT_QUEUE_BYTES = 0,
+  /** Bytes of one incoming stanza (and of the stream header). Default
+   * 262144 (256 KiB, XS2S_DEFAULT_MAX_STANZA_BYTES); 1024 to 2^30.
+   * "stanza-bytes". */
+  XS2S_LIMIT_STANZA_BYTES,
+  /** Open connections in total, both directions. Default 4096; 1 to 2^20.
+   * "connections". */
+  XS2S_LIMIT_CONNECTIONS,
+  /** Incoming connections from one IP address. Default 64; 1 to 2^20.
+   * "connections-per-address". */
+  XS2S_LIMIT_CONNECTIONS_PER_ADDRESS,
+  /** Element depth inside one stanza. Default 64; 2 to 4096.
+   * "parser-depth". */
+  XS2S_LIMIT_PARSER_DEPTH,
+  /** Attributes (namespace declarations included) on one element. Default
+   * 64; 4 to 4096. "parser-attributes". */
+  XS2S_LIMIT_PARSER_ATTRIBUTES,
+  /** Unanswered TCP keepalive probes before a connection is declared dead
+   * (TCP_KEEPCNT). Default 3; 1 to 127. "tcp-keepalive-count". */
+  XS2S_LIMIT_TCP_KEEPALIVE_COUNT,
+  /** Backlog of each listening socket (listen(2)). Default 128; 1 to
+   * 65535. "listen-backlog". */
+  XS2S_LIMIT_LISTEN_BACKLOG,
+  XS2S_LIMIT_COUNT_ /**< number of limits (not a limit) */
+} xs2s_limit;
+
+/**
+ * enum xs2s_timeout - durations in milliseconds, set with
+ * xs2s_config_set_timeout().
+ *
+ * Every value is in ms and at most 2^31 - 1. Where 0 is allowed it
+ * switches the behaviour off. Names for configuration files come from
+ * xs2s_config_timeout_name().
+ */
+typedef enum xs2s_timeout {
+  /** TCP connect to one candidate address, after which the next candidate
+   * is tried. Default 10000 (10 s); 100 upward. "connect". */
+  XS2S_TIMEOUT_CONNECT = 0,
+  /** From TCP connected to a stream ready for authentication: stream
+   * headers, features, STARTTLS and the TLS handshake. Default 30000
+   * (30 s); 100 upward. "handshake". */
+  XS2S_TIMEOUT_HANDSHAKE,
+  /** One dialback step (result or verify) awaiting its answer. Default
+   * 30000 (30 s, XS2S_DIALBACK_DEFAULT_TIMEOUT_MS); 100 upward.
+   * "dialback". */
+  XS2S_TIMEOUT_DIALBACK,
+  /** A stream that carried no stanza for this long is closed. Default
+   * 600000 (10 min); 0 = never. "idle". */
+  XS2S_TIMEOUT_IDLE,
+  /** Whitespace keepalive: a single space is sent on an outgoing stream
+   * silent for this long, so NATs and firewalls keep it. Default 60000
+   * (1 min); 0 = never. "keepalive". */
+  XS2S_TIMEOUT_KEEPALIVE,
+  /** After sending </stream:stream>, time allowed for the peer's own
+   * close before the socket is closed anyway. Default 5000 (5 s); 0 =
+   * close at once. "closing". */
+  XS2S_TIMEOUT_CLOSING,
+  /** Longest time a stanza waits in the queue for an authenticated
+   * stream before it is bounced with remote-server-timeout. Default
+   * 120000 (2 min); 1000 upward. "queue". */
+  XS2S_TIMEOUT_QUEUE,
+  /** First delay before a remote domain whose connection failed is tried
+   * again; the delay doubles after each failure. Default 5000 (5 s);
+   * 0 upward. "retry-min". */
+  XS2S_TIMEOUT_RETRY_MIN,
+  /** Largest retry delay. Default 300000 (5 min); 0 upward.
+   * "retry-max". */
+  XS2S_TIMEOUT_RETRY_MAX,
+  /** Silence on a connection before the kernel sends TCP keepalive probes
+   * (TCP_KEEPIDLE, rounded up to whole seconds). Default 60000 (60 s);
+   * 0 = no TCP keepalive. "tcp-keepalive-idle". */
+  XS2S_TIMEOUT_TCP_KEEPALIVE_IDLE,
+  /** Interval between TCP keepalive probes (TCP_KEEPINTVL, rounded up to
+   * whole seconds). With the defaults a dead peer is noticed 90 s after
+   * the last byte. Default 10000 (10 s); 1000 upward.
+   * "tcp-keepalive-interval". */
+  XS2S_TIMEOUT_TCP_KEEPALIVE_INTERVAL,
+  XS2S_TIMEOUT_COUNT_ /**< number of timeouts (not a timeout) */
+} xs2s_timeout;
+
+/** xs2s_config_add_listener() flag: connections on this listener start
+ * with TLS at once (XEP-0368 direct TLS, ALPN "xmpp-server"). */
+#define XS2S_LISTEN_DIRECT_TLS 0x1u
+/** xs2s_config_add_listener() flag: set SO_REUSEPORT, so that several
+ * engines (one per thread or process) can listen on the same address and
+ * the kernel spreads connections between them. */
+#define XS2S_LISTEN_REUSEPORT 0x2u
+
+/** xs2s_config_add_route() flag: connect with direct TLS (XEP-0368). */
+#define XS2S_ROUTE_DIRECT_TLS 0x1u
+
+/**
+ * struct xs2s_route - one static-route target, as read back by
+ * xs2s_config_route_at().
+ */
+typedef struct xs2s_route {
+  /** Host name or IP address without brackets (owned by the config). */
+  const char *host;
+  /** TCP port. */
+  uint16_t port;
+  /** XS2S_ROUTE_* flags. */
+  unsigned flags;
+} xs2s_route;
+
+/**
+ * xs2s_config_new - create a configuration with every default.
+ * @mem: allocator for the config and for the engines made from it (copied;
+ *       NULL for the C library's).
+ *
+ * Defaults: no local domain, no listener, TLS optional, no valid
+ * certificate required, the system trust store, no CRL, a random dialback
+ * secret (see xs2s_config_set_dialback_secret()), privacy off, no static
+ * route, libunbound's own resolver settings, and the limits and timeouts
+ * listed with enum xs2s_limit and enum xs2s_timeout. Returns NULL when out
+ * of memory. Free with xs2s_config_free().
+ */
+XS2S_EXTERN xs2s_config *xs2s_config_new(const xs2s_mem *mem);
+
+/**
+ * xs2s_config_free - free a configuration; NULL is allowed.
+ * @cfg: configuration.
+ *
+ * Engines made from @cfg keep their own copies and are not affected.
+ */
+XS2S_EXTERN void xs2s_config_free(xs2s_config *cfg);
+
+/**
+ * xs2s_config_copy - deep-copy a configuration.
+ * @cfg: configuration to copy.
+ *
+ * Returns a new config with the same settings and allocator, owned by the
+ * caller, or NULL when out of memory.
+ */
+XS2S_EXTERN xs2s_config *xs2s_config_copy(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_get_mem - the allocator of a configuration.
+ * @cfg: configuration.
+ * @out: receives the allocator hooks (the C library's when none were
+ *       given).
+ */
+XS2S_EXTERN void xs2s_config_get_mem(const xs2s_config *cfg, xs2s_mem *out);
+
+/**
+ * xs2s_config_check - check that a configuration is coherent.
+ * @cfg: configuration.
+ * @msg: buffer for a one-line explanation in English (may be NULL).
+ * @msg_size: bytes at @msg; the text is cut to fit and always
+ *            NUL-terminated when @msg_size > 0.
+ *
+ * Finds settings that cannot work together, and reports the first one:
+ * no local domain; TLS required (globally or for a remote domain, or
+ * implied by requiring a valid certificate) while a local domain has no
+ * certificate; a valid certificate required while TLS is off, or while no
+ * trust anchor (CA file or system store) is configured; a direct-TLS
+ * listener while a local domain has no certificate; a certificate, key,
+ * CA, CRL or resolver file that cannot be read; a static route for a local
+ * domain, or for a domain on the deny list in deny-list mode; a queue
+ * bound smaller than the stanza bound; retry-min above retry-max. On
+ * success @msg is set to "".
+ *
+ * Returns 0, or XS2S_ERR_CONFIG with the reason in @msg.
+ */
+XS2S_EXTERN int xs2s_config_check(const xs2s_config *cfg, char *msg,
+                                  size_t msg_size);
+
+/* -- Local domains -------------------------------------------------------- */
+
+/**
+ * xs2s_config_add_domain - serve a local domain.
+ * @cfg: configuration.
+ * @domain: the domain (copied, normalised).
+ * @cert_file: PEM file with the certificate chain for @domain, leaf first
+ *             (path copied; the file is read when an engine starts), or
+ *             NULL for a domain without a certificate (dialback only, and
+ *             no TLS for streams to it).
+ * @key_file: PEM file with its private key, or NULL when the key is in
+ *            @cert_file. Must be NULL when @cert_file is NULL.
+ *
+ * Returns 0; XS2S_ERR_INVALID_ARGUMENT for a malformed domain, an empty
+ * path, or a key without a certificate; XS2S_ERR_EXISTS when @domain is
+ * already local; XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_config_add_domain(xs2s_config *cfg, const char *domain,
+                                       const char *cert_file,
+                                       const char *key_file);
+
+/**
+ * xs2s_config_domain_count - number of local domains.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN size_t xs2s_config_domain_count(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_domain_at - a local domain, in the order they were added.
+ * @cfg: configuration.
+ * @i: index below xs2s_config_domain_count().
+ * @cert_file: receives the certificate path or NULL (may be NULL).
+ * @key_file: receives the key path: the certificate path when the key is
+ *            in the same file, NULL without a certificate (may be NULL).
+ *
+ * Returns the domain in normal form, or NULL when @i is out of range.
+ */
+XS2S_EXTERN const char *xs2s_config_domain_at(const xs2s_config *cfg,
+                                              size_t i,
+                                              const char **cert_file,
+                                              const char **key_file);
+
+/**
+ * xs2s_config_is_local - whether a domain is one of the local domains.
+ * @cfg: configuration.
+ * @domain: any spelling (case, trailing dot) of a domain.
+ *
+ * Returns 1 or 0 (0 also for a malformed domain).
+ */
+XS2S_EXTERN int xs2s_config_is_local(const xs2s_config *cfg,
+                                     const char *domain);
+
+/* -- Trust ---------------------------------------------------------------- */
+
+/**
+ * xs2s_config_set_ca_file - trust the CA certificates in a PEM file.
+ * @cfg: configuration.
+ * @path: PEM file (copied), or NULL for none (the default).
+ *
+ * Used in addition to the system store unless that is switched off with
+ * xs2s_config_set_system_trust(). Returns 0, XS2S_ERR_INVALID_ARGUMENT for
+ * an empty path, XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_config_set_ca_file(xs2s_config *cfg, const char *path);
+
+/**
+ * xs2s_config_ca_file - the CA file, or NULL.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN const char *xs2s_config_ca_file(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_set_system_trust - whether to trust the system CA store.
+ * @cfg: configuration.
+ * @on: 1 (the default) or 0.
+ *
+ * Returns 0, or XS2S_ERR_INVALID_ARGUMENT when @on is neither 0 nor 1.
+ */
+XS2S_EXTERN int xs2s_config_set_system_trust(xs2s_config *cfg, int on);
+
+/**
+ * xs2s_config_system_trust - 1 when the system CA store is trusted.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN int xs2s_config_system_trust(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_set_crl_file - check peer certificates against CRLs.
+ * @cfg: configuration.
+ * @path: PEM file with one or more CRLs (copied), or NULL for none (the
+ *        default).
+ *
+ * Returns 0, XS2S_ERR_INVALID_ARGUMENT for an empty path, XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_config_set_crl_file(xs2s_config *cfg, const char *path);
+
+/**
+ * xs2s_config_crl_file - the CRL file, or NULL.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN const char *xs2s_config_crl_file(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_set_tls_priority - GnuTLS priority string for every session.
+ * @cfg: configuration.
+ * @priority: e.g. "NORMAL:-VERS-TLS1.2" (copied), or NULL for the GnuTLS
+ *            default (the default).
+ *
+ * The string is checked by GnuTLS when an engine starts. Returns 0,
+ * XS2S_ERR_INVALID_ARGUMENT for an empty string, XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_config_set_tls_priority(xs2s_config *cfg,
+                                             const char *priority);
+
+/**
+ * xs2s_config_tls_priority - the priority string, or NULL for the default.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN const char *xs2s_config_tls_priority(const xs2s_config *cfg);
+
+/* -- Dialback ------------------------------------------------------------- */
+
+/**
+ * xs2s_config_set_dialback_secret - the XEP-0185 dialback secret.
+ * @cfg: configuration.
+ * @secret: NUL-terminated secret (copied; the old copy is wiped), or NULL
+ *          for a random secret chosen when an engine starts (the default).
+ *
+ * Every engine that serves the same domains (every node of a cluster, every
+ * thread with its own engine) must have the same secret, or the dialback
+ * keys one makes will not verify at another. Returns 0,
+ * XS2S_ERR_INVALID_ARGUMENT for an empty secret, XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_config_set_dialback_secret(xs2s_config *cfg,
+                                                const char *secret);
+
+/**
+ * xs2s_config_dialback_secret - the secret, or NULL when none was set.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN const char *xs2s_config_dialback_secret(const xs2s_config *cfg);
+
+/* -- Security policy ------------------------------------------------------ */
+
+/**
+ * xs2s_config_set_tls_mode - the global TLS mode.
+ * @cfg: configuration.
+ * @mode: XS2S_TLS_REQUIRED, XS2S_TLS_OPTIONAL (the default) or
+ *        XS2S_TLS_OFF.
+ *
+ * Returns 0, or XS2S_ERR_INVALID_ARGUMENT for any other value.
+ */
+XS2S_EXTERN int xs2s_config_set_tls_mode(xs2s_config *cfg,
+                                         xs2s_tls_mode mode);
+
+/**
+ * xs2s_config_tls_mode - the global TLS mode.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN xs2s_tls_mode xs2s_config_tls_mode(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_set_require_valid_cert - the global certificate policy.
+ * @cfg: configuration.
+ * @on: 1: a remote domain is authenticated only by a certificate that is
+ *      trusted and names it (dialback alone is refused, and TLS is
+ *      therefore required); 0 (the default): dialback is accepted when the
+ *      certificate is missing or not valid.
+ *
+ * Returns 0, or XS2S_ERR_INVALID_ARGUMENT when @on is neither 0 nor 1.
+ */
+XS2S_EXTERN int xs2s_config_set_require_valid_cert(xs2s_config *cfg, int on);
+
+/**
+ * xs2s_config_require_valid_cert - the global certificate policy (1 or 0).
+ * @cfg: configuration.
+ */
+XS2S_EXTERN int xs2s_config_require_valid_cert(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_set_remote_policy - override the security policy for one
+ * remote domain.
+ * @cfg: configuration.
+ * @domain: remote domain (copied, normalised); exact match, no wildcard.
+ * @tls_mode: the domain's TLS mode, or XS2S_TLS_INHERIT for the global one.
+ * @require_valid_cert: 1 or 0, or -1 for the global setting.
+ *
+ * Setting the same domain again replaces its override; XS2S_TLS_INHERIT
+ * with -1 makes it follow the global policy again. Returns 0,
+ * XS2S_ERR_INVALID_ARGUMENT (malformed domain, value out of range),
+ * XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_config_set_remote_policy(xs2s_config *cfg,
+                                              const char *domain,
+                                              xs2s_tls_mode tls_mode,
+                                              int require_valid_cert);
+
+/**
+ * xs2s_config_remote_policy_count - number of per-domain overrides.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN size_t xs2s_config_remote_policy_count(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_remote_policy_at - one override, in the order first set.
+ * @cfg: configuration.
+ * @i: index below xs2s_config_remote_policy_count().
+ * @tls_mode: receives the override's TLS mode (may be NULL).
+ * @require_valid_cert: receives 1, 0 or -1 (may be NULL).
+ *
+ * Returns the domain, or NULL when @i is out of range. The effective
+ * policy for any domain is what the engine computes from these and the
+ * global settings; see docs/ENGINE.md.
+ */
+XS2S_EXTERN const char *xs2s_config_remote_policy_at(const xs2s_config *cfg,
+                                                     size_t i,
+                                                     xs2s_tls_mode *tls_mode,
+                                                     int *require_valid_cert);
+
+/* -- Privacy -------------------------------------------------------------- */
+
+/**
+ * xs2s_config_set_privacy_mode - which remote domains may be talked to.
+ * @cfg: configuration.
+ * @mode: XS2S_PRIVACY_OFF (the default), XS2S_PRIVACY_ALLOW_LIST or
+ *        XS2S_PRIVACY_DENY_LIST.
+ *
+ * Both lists are kept whatever the mode; the mode says which one applies.
+ * Returns 0, or XS2S_ERR_INVALID_ARGUMENT for any other value.
+ */
+XS2S_EXTERN int xs2s_config_set_privacy_mode(xs2s_config *cfg,
+                                             xs2s_privacy_mode mode);
+
+/**
+ * xs2s_config_privacy_mode - the privacy mode.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN xs2s_privacy_mode xs2s_config_privacy_mode(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_add_privacy_domain - put a domain on the allow or deny list.
+ * @cfg: configuration.
+ * @list: XS2S_PRIVACY_ALLOW_LIST or XS2S_PRIVACY_DENY_LIST.
+ * @domain: exact domain (copied, normalised; matching ignores ASCII case;
+ *          subdomains are not included).
+ *
+ * Adding a domain that is already on the list changes nothing. Returns 0,
+ * XS2S_ERR_INVALID_ARGUMENT (bad list or malformed domain),
+ * XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_config_add_privacy_domain(xs2s_config *cfg,
+                                               xs2s_privacy_mode list,
+                                               const char *domain);
+
+/**
+ * xs2s_config_privacy_domain_count - number of domains on a list.
+ * @cfg: configuration.
+ * @list: XS2S_PRIVACY_ALLOW_LIST or XS2S_PRIVACY_DENY_LIST (else 0).
+ */
+XS2S_EXTERN size_t xs2s_config_privacy_domain_count(const xs2s_config *cfg,
+                                                    xs2s_privacy_mode list);
+
+/**
+ * xs2s_config_privacy_domain_at - a domain on a list, in the order added.
+ * @cfg: configuration.
+ * @list: XS2S_PRIVACY_ALLOW_LIST or XS2S_PRIVACY_DENY_LIST.
+ * @i: index below xs2s_config_privacy_domain_count().
+ *
+ * Returns the domain, or NULL when @list or @i is out of range.
+ */
+XS2S_EXTERN const char *
+xs2s_config_privacy_domain_at(const xs2s_config *cfg, xs2s_privacy_mode list,
+                              size_t i);
+
+/* -- Static routes -------------------------------------------------------- */
+
+/**
+ * xs2s_config_add_route - connect to a domain through a fixed address.
+ * @cfg: configuration.
+ * @domain: remote domain (copied, normalised).
+ * @host_port: "host", "host:port", "192.0.2.1:5269", "[2001:db8::1]:5269"
+ *             or "[2001:db8::1]" (IPv6 literals always in brackets); the
+ *             port defaults to 5269, or 5270 with XS2S_ROUTE_DIRECT_TLS.
+ *             A host name is resolved with A/AAAA only (never SRV).
+ * @flags: 0 or XS2S_ROUTE_DIRECT_TLS.
+ *
+ * Call once per target; targets are tried in the order added. A domain
+ * with static routes never falls back to DNS SRV, and is allowed whatever
+ * the privacy mode. Returns 0; XS2S_ERR_INVALID_ARGUMENT for a malformed
+ * domain, host, port or flag; XS2S_ERR_EXISTS when the same target is
+ * already listed for @domain; XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_config_add_route(xs2s_config *cfg, const char *domain,
+                                      const char *host_port, unsigned flags);
+
+/**
+ * xs2s_config_route_domain_count - number of domains with static routes.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN size_t xs2s_config_route_domain_count(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_route_domain_at - a routed domain, in the order first added.
+ * @cfg: configuration.
+ * @i: index below xs2s_config_route_domain_count().
+ *
+ * Returns the domain, or NULL when @i is out of range.
+ */
+XS2S_EXTERN const char *xs2s_config_route_domain_at(const xs2s_config *cfg,
+                                                    size_t i);
+
+/**
+ * xs2s_config_route_count - number of targets for a domain.
+ * @cfg: configuration.
+ * @domain: any spelling of the domain.
+ *
+ * Returns 0 when the domain has no static route.
+ */
+XS2S_EXTERN size_t xs2s_config_route_count(const xs2s_config *cfg,
+                                           const char *domain);
+
+/**
+ * xs2s_config_route_at - one target of a domain's static route.
+ * @cfg: configuration.
+ * @domain: any spelling of the domain.
+ * @i: index below xs2s_config_route_count().
+ * @out: receives the target (strings owned by @cfg).
+ *
+ * Returns 0, or XS2S_ERR_NOT_FOUND when the domain has no such target.
+ */
+XS2S_EXTERN int xs2s_config_route_at(const xs2s_config *cfg,
+                                     const char *domain, size_t i,
+                                     xs2s_route *out);
+
+/* -- Resolver ------------------------------------------------------------- */
+
+/**
+ * xs2s_config_set_unbound_config - read a libunbound configuration file.
+ * @cfg: configuration.
+ * @path: file for ub_ctx_config() (copied), e.g. with trust anchors for
+ *        DNSSEC or local-data for tests; NULL for none (the default).
+ *
+ * Returns 0, XS2S_ERR_INVALID_ARGUMENT for an empty path, XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_config_set_unbound_config(xs2s_config *cfg,
+                                               const char *path);
+
+/**
+ * xs2s_config_unbound_config - the libunbound configuration file, or NULL.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN const char *xs2s_config_unbound_config(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_set_resolv_conf - forward DNS queries to the servers of a
+ * resolv.conf file.
+ * @cfg: configuration.
+ * @path: file for ub_ctx_resolvconf() (copied), or NULL (the default) for
+ *        libunbound's own recursion from the root.
+ *
+ * Returns 0, XS2S_ERR_INVALID_ARGUMENT for an empty path, XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_config_set_resolv_conf(xs2s_config *cfg,
+                                            const char *path);
+
+/**
+ * xs2s_config_resolv_conf - the resolv.conf path, or NULL.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN const char *xs2s_config_resolv_conf(const xs2s_config *cfg);
+
+/* -- Limits and timeouts -------------------------------------------------- */
+
+/**
+ * xs2s_config_set_limit - set a numeric limit.
+ * @cfg: configuration.
+ * @which: the limit.
+ * @value: new value, within the range given with enum xs2s_limit.
+ *
+ * Returns 0, or XS2S_ERR_INVALID_ARGUMENT for an unknown limit or a value
+ * out of range (the limit is unchanged).
+ */
+XS2S_EXTERN int xs2s_config_set_limit(xs2s_config *cfg, xs2s_limit which,
+                                      uint64_t value);
+
+/**
+ * xs2s_config_limit - the value of a limit (0 for an unknown limit).
+ * @cfg: configuration.
+ * @which: the limit.
+ */
+XS2S_EXTERN uint64_t xs2s_config_limit(const xs2s_config *cfg,
+                                       xs2s_limit which);
+
+/**
+ * xs2s_config_limit_default - the default value of a limit (0 if unknown).
+ * @which: the limit.
+ */
+XS2S_EXTERN uint64_t xs2s_config_limit_default(xs2s_limit which);
+
+/**
+ * xs2s_config_limit_name - the configuration-file name of a limit.
+ * @which: the limit.
+ *
+ * Returns a static string such as "queue-bytes", or NULL when unknown.
+ */
+XS2S_EXTERN const char *xs2s_config_limit_name(xs2s_limit which);
+
+/**
+ * xs2s_config_limit_from_name - look a limit up by its name.
+ * @name: e.g. "queue-bytes".
+ *
+ * Returns the limit, or XS2S_LIMIT_COUNT_ when the name is unknown.
+ */
+XS2S_EXTERN xs2s_limit xs2s_config_limit_from_name(const char *name);
+
+/**
+ * xs2s_config_set_timeout - set a duration.
+ * @cfg: configuration.
+ * @which: the timeout.
+ * @ms: milliseconds, within the range given with enum xs2s_timeout.
+ *
+ * Returns 0, or XS2S_ERR_INVALID_ARGUMENT for an unknown timeout or a
+ * value out of range (the timeout is unchanged).
+ */
+XS2S_EXTERN int xs2s_config_set_timeout(xs2s_config *cfg, xs2s_timeout which,
+                                        uint64_t ms);
+
+/**
+ * xs2s_config_timeout - the value of a timeout in ms (0 if unknown).
+ * @cfg: configuration.
+ * @which: the timeout.
+ */
+XS2S_EXTERN uint64_t xs2s_config_timeout(const xs2s_config *cfg,
+                                         xs2s_timeout which);
+
+/**
+ * xs2s_config_timeout_default - the default of a timeout in ms.
+ * @which: the timeout.
+ */
+XS2S_EXTERN uint64_t xs2s_config_timeout_default(xs2s_timeout which);
+
+/**
+ * xs2s_config_timeout_name - the configuration-file name of a timeout.
+ * @which: the timeout.
+ *
+ * Returns a static string such as "idle", or NULL when unknown.
+ */
+XS2S_EXTERN const char *xs2s_config_timeout_name(xs2s_timeout which);
+
+/**
+ * xs2s_config_timeout_from_name - look a timeout up by its name.
+ * @name: e.g. "dialback".
+ *
+ * Returns the timeout, or XS2S_TIMEOUT_COUNT_ when the name is unknown.
+ */
+XS2S_EXTERN xs2s_timeout xs2s_config_timeout_from_name(const char *name);
+
+/* -- Listeners ------------------------------------------------------------ */
+
+/**
+ * xs2s_config_add_listener - accept connections on an address.
+ * @cfg: configuration.
+ * @addr_port: an IP address and optional port: "0.0.0.0", "[::]:5269",
+ *             "192.0.2.1:5269", "[2001:db8::1]" (IPv6 in brackets). The
+ *             port defaults to 5269, or 5270 with XS2S_LISTEN_DIRECT_TLS;
+ *             port 0 picks a free port (for tests). An IPv6 listener
+ *             accepts IPv6 only (IPV6_V6ONLY): add "0.0.0.0" as well for
+ *             IPv4.
+ * @flags: XS2S_LISTEN_DIRECT_TLS and/or XS2S_LISTEN_REUSEPORT.
+ *
+ * Returns 0; XS2S_ERR_INVALID_ARGUMENT for a malformed address (host names
+ * are not accepted), port or flag; XS2S_ERR_EXISTS when the address and
+ * port are already listed (port 0 excepted); XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_config_add_listener(xs2s_config *cfg,
+                                         const char *addr_port,
+                                         unsigned flags);
+
+/**
+ * xs2s_config_listener_count - number of listeners.
+ * @cfg: configuration.
+ */
+XS2S_EXTERN size_t xs2s_config_listener_count(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_listener_at - a listener, in the order added.
+ * @cfg: configuration.
+ * @i: index below xs2s_config_listener_count().
+ * @flags: receives its XS2S_LISTEN_* flags (may be NULL).
+ *
+ * Returns the address in normal form ("192.0.2.1:5269",
+ * "[2001:db8::1]:5269"), or NULL when @i is out of range.
+ */
+XS2S_EXTERN const char *xs2s_config_listener_at(const xs2s_config *cfg,
+                                                size_t i, unsigned *flags);
+
+/* ------------------------------------------------------------------------ */
+/* Event-loop integration types                                             */
+/* ------------------------------------------------------------------------ */
+
+/** Interest in, or readiness for, reading. */
+#define XS2S_EV_READ 0x1u
+/** Interest in, or readiness for, writing. */
+#define XS2S_EV_WRITE 0x2u
+/** Readiness only: the poller reported an error or hang-up on the fd
+ * (EPOLLERR, EPOLLHUP, POLLERR, POLLHUP). The engine then reads or checks
+ * the socket to learn what happened. */
+#define XS2S_EV_ERROR 0x4u
+
+/**
+ * struct xs2s_loop_callbacks - hooks for an embedder's own event loop.
+ *
+ * An engine driven by the embedder's loop (libuv, libevent, GLib, a
+ * hand-written epoll) never blocks and never polls: it reports which file
+ * descriptors it wants watched, and when it next needs the time to pass,
+ * through these two calls; the embedder reports readiness and expiry back
+ * (see docs/ENGINE.md for the entry points). The struct is copied. Both
+ * members are required. They are called from within engine calls, on the
+ * engine's thread; they must not call back into the engine.
+ */
+typedef struct xs2s_loop_callbacks {
+  /** Watch @fd for @events (XS2S_EV_READ and/or XS2S_EV_WRITE), replacing
+   * any earlier interest in it; @events 0 means stop watching it: the
+   * engine closes the fd right after that call, so the embedder must drop
+   * it from its poller now. Return 0, or a negative value when the fd
+   * cannot be watched (the engine then treats its connection as failed). */
+  int (*watch)(int fd, unsigned events, void *user_data);
+  /** The next timer is due in @timeout_ms milliseconds from now (0: as
+   * soon as possible), replacing the previous one; -1 means no timer is
+   * pending. Called only when the due time changes. Return 0, or a
+   * negative value on failure. */
+  int (*timer)(int64_t timeout_ms, void *user_data);
+} xs2s_loop_callbacks;
+
+/* ------------------------------------------------------------------------ */
+/* Connection introspection                                                 */
+/* ------------------------------------------------------------------------ */
+
+/** Longest text of an address and port ("[v6 address]:65535"). */
+#define XS2S_ADDRSTRLEN 56
+
+/** Who opened a connection. */
+typedef enum xs2s_direction {
+  XS2S_DIR_INCOMING = 1, /**< the peer connected to us (we receive) */
+  XS2S_DIR_OUTGOING = 2  /**< we connected to the peer (we initiate) */
+} xs2s_direction;
+
+/**
+ * struct xs2s_conn_info - a snapshot of one connection.
+ *
+ * Filled by the engine's connection listing (see docs/ENGINE.md). Strings
+ * are borrowed from the engine and valid until the engine next runs.
+ */
+typedef struct xs2s_conn_info {
+  /** Identifier, unique within one engine for its lifetime. */
+  uint64_t id;
+  /** Who opened the connection. */
+  xs2s_direction direction;
+  /** Our domain on this stream (the first authenticated pair's). */
+  const char *local_domain;
+  /** The remote domain (the first authenticated pair's, or the one the
+   * stream was opened for); NULL before the peer named itself. */
+  const char *remote_domain;
+  /** Further (local, remote) domain pairs multiplexed on this stream. */
+  unsigned extra_pairs;
+  /** The peer's address and port, e.g. "[2001:db8::1]:5269". */
+  char peer_address[XS2S_ADDRSTRLEN];
+  /** 1 when the stream is encrypted, else 0. */
+  int tls;
+  /** 1 when TLS started at connect time (XEP-0368), 0 for STARTTLS. */
+  int direct_tls;
+  /** Protocol version, e.g. "TLS1.3" (static), NULL without TLS. */
+  const char *tls_version;
+  /** Cipher suite name (static), NULL without TLS. */
+  const char *tls_cipher;
+  /** How the remote domain was authenticated. */
+  xs2s_auth_method auth;
+  /** Bytes read from and written to the socket (TLS overhead included). */
+  uint64_t bytes_in, bytes_out;
+  /** Stanzas received and sent (stream-level elements not counted). */
+  uint64_t stanzas_in, stanzas_out;
+  /** Milliseconds since the last stanza in either direction. */
+  uint64_t idle_ms;
+  /** Milliseconds since the connection was opened. */
+  uint64_t age_ms;
+} xs2s_conn_info;
+
+/**
+ * struct xs2s_counters - engine-wide totals since the engine started.
+ */
+typedef struct xs2s_counters {
+  uint64_t connections_in;      /**< incoming connections accepted */
+  uint64_t connections_out;     /**< outgoing connections established */
+  uint64_t connect_failures;    /**< outgoing attempts that failed */
+  uint64_t refused_by_limit;    /**< connections refused by a limit */
+  uint64_t auth_failures;       /**< streams whose peer failed to authenticate */
+  uint64_t stanzas_in;          /**< stanzas delivered to the application */
+  uint64_t stanzas_out;         /**< stanzas written to remote streams */
+  uint64_t stanzas_bounced;     /**< stanzas handed back as undeliverable */
+  uint64_t stanzas_rejected;    /**< inbound stanzas dropped (unauthorised) */
+  uint64_t bytes_in, bytes_out; /**< socket bytes, all connections */
+  uint64_t queued_bytes;        /**< bytes waiting in queues right now */
+  uint64_t open_connections;    /**< connections open right now */
+} xs2s_counters;
+
+/**
+ * xs2s_direction_name - "incoming" or "outgoing".
+ * @d: a direction.
+ *
+ * Returns a static string, or NULL for a value out of range. Thread-safe.
+ */
+XS2S_EXTERN const char *xs2s_direction_name(xs2s_direction d);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif /* XS2S_XS2S_H */
