@@ -10,7 +10,6 @@
 /* Header of a chunk the arena allocated; the usable bytes follow it. */
 struct xs2s__arena_chunk {
   xs2s__arena_chunk *next;
-  size_t size; /* usable bytes */
 };
 
 /* Chunk sizes grow from here up to the cap; a larger request gets a chunk of
@@ -45,7 +44,6 @@ static void free_chunks(xs2s__arena *a) {
     c = next;
   }
   a->chunks = NULL;
-  a->allocated = 0;
 }
 
 void xs2s__arena_reset(xs2s__arena *a) {
@@ -71,8 +69,6 @@ void *xs2s__arena_alloc_slow(xs2s__arena *a, size_t size, size_t align) {
   xs2s__arena_chunk *c = xs2s__malloc(a->mem, CHUNK_HEADER + usable);
   if (!c)
     return NULL;
-  c->size = usable;
-  a->allocated += CHUNK_HEADER + usable;
   char *data = chunk_data(c);
   uintptr_t p = ((uintptr_t)data + (align - 1)) & ~(uintptr_t)(align - 1);
   c->next = a->chunks;

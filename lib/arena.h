@@ -28,7 +28,6 @@ typedef struct xs2s__arena {
   char *first;               /* owner-supplied first chunk, or NULL */
   size_t first_size;         /* its size */
   size_t next_size;          /* size of the next chunk to allocate */
-  size_t allocated;          /* bytes held in allocated chunks */
   const xs2s_mem *mem;       /* allocator (borrowed from the owner) */
 } xs2s__arena;
 
