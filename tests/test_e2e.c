@@ -4,8 +4,8 @@
  *   test_e2e CERTS_DIR
  *
  * Two or three engines run in this one thread, driven by a small poll()
- * loop through the external-loop hooks (one engine, in the threads test,
- * runs the built-in loop in a thread of its own). Names come from
+ * loop through the external-loop hooks (the built-in loop is exercised by
+ * xs2s-echo in the examples and interop tests). Names come from
  * libunbound local data written to a temporary file; certificates are the
  * certtool ones of tests/data/make-certs.sh. Addresses: 127.0.0.31-35.
  */
