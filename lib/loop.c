@@ -27,6 +27,12 @@ static uint64_t clock_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t xs2s__loop_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 uint64_t xs2s__loop_now(xs2s__loop *l) {
   if (l->depth == 0)
     l->now = clock_ms();

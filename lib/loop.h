@@ -140,6 +140,10 @@ unsigned xs2s__loop_events(const xs2s__loop *l, int fd);
  * started, or the clock now when called outside a dispatch. */
 uint64_t xs2s__loop_now(xs2s__loop *l);
 
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME), for judging
+ * certificate validity; nothing is timed with it. */
+uint64_t xs2s__loop_wall_ms(void);
+
 /* Arms (or moves) @t to expire @delay_ms from now. 0 or XS2S_ERR_NOMEM. */
 int xs2s__loop_timer_set(xs2s__loop *l, xs2s__timer *t, uint64_t delay_ms);
 

@@ -898,6 +898,10 @@ typedef struct xs2s_counters {
   uint64_t bytes_in, bytes_out; /**< socket bytes, all connections */
   uint64_t queued_bytes;        /**< bytes waiting in queues right now */
   uint64_t open_connections;    /**< connections open right now */
+  /** stanzas accepted by xs2s_ctx_send() / xs2s_ctx_send_raw(); once
+   * nothing is queued it equals stanzas_out + stanzas_bounced + the
+   * sends to local domains (nothing lost silently) */
+  uint64_t stanzas_accepted;
 } xs2s_counters;
 
 /**
@@ -907,6 +911,237 @@ typedef struct xs2s_counters {
  * Returns a static string, or NULL for a value out of range. Thread-safe.
  */
 XS2S_EXTERN const char *xs2s_direction_name(xs2s_direction d);
+
+/* ------------------------------------------------------------------------ */
+/* The engine                                                               */
+/* ------------------------------------------------------------------------ */
+
+/** The federation engine (opaque): listeners, outgoing and incoming
+ * streams, queues, policy, timers. One engine is used by one thread. */
+typedef struct xs2s_ctx xs2s_ctx;
+
+/** Severity of an engine log line (syslog order). */
+typedef enum xs2s_log_level {
+  XS2S_LOG_ERROR = 0,
+  XS2S_LOG_WARNING = 1,
+  XS2S_LOG_INFO = 2,
+  XS2S_LOG_DEBUG = 3
+} xs2s_log_level;
+
+/**
+ * struct xs2s_peer_event - a domain pair came up or went down.
+ *
+ * Strings are borrowed for the duration of the callback.
+ */
+typedef struct xs2s_peer_event {
+  /** Our domain of the pair. */
+  const char *local_domain;
+  /** The authenticated remote domain. */
+  const char *remote_domain;
+  /** Incoming: the peer sends to us; outgoing: we send to it. */
+  xs2s_direction direction;
+  /** The peer's address and port. */
+  const char *peer_address;
+  /** 1 when the stream is encrypted. */
+  int tls;
+  /** How the remote domain was authenticated. */
+  xs2s_auth_method auth;
+  /** The connection's id (as in xs2s_conn_info). */
+  uint64_t conn_id;
+  /** Down only: 0 for an orderly close, else a negative code. */
+  int error;
+} xs2s_peer_event;
+
+/**
+ * struct xs2s_ctx_callbacks - what an engine reports.
+ *
+ * Copied by xs2s_ctx_new(); every member may be NULL. All are called on
+ * the engine's thread from inside xs2s_ctx_run(), xs2s_ctx_on_fd(),
+ * xs2s_ctx_on_timer() or xs2s_ctx_free(), never from inside
+ * xs2s_ctx_send(). They may call any xs2s_ctx function except
+ * xs2s_ctx_free() and xs2s_ctx_run().
+ */
+typedef struct xs2s_ctx_callbacks {
+  /** A stanza for a local domain whose 'from' domain is authenticated on
+   * its stream (or sent by the application to a local domain). Lent for
+   * the call (xs2s_stanza_copy() keeps it). @remote_domain is the
+   * authenticated sending domain. Return 0 when handled, or a stanza
+   * condition (> 0, e.g. XS2S_STANZA_ERR_SERVICE_UNAVAILABLE) to have xs2s
+   * answer the sender with that error. */
+  int (*stanza)(xs2s_ctx *ctx, const xs2s_stanza *stanza,
+                const char *remote_domain, void *user_data);
+  /** A stanza accepted by a send that cannot be delivered: the original
+   * (lent), the RFC 6120 condition, a text for logs, and the tag given to
+   * the send. Called exactly once for each such stanza. */
+  void (*bounce)(xs2s_ctx *ctx, const xs2s_stanza *stanza,
+                 xs2s_stanza_condition condition, const char *text,
+                 void *tag, void *user_data);
+  /** A domain pair was authenticated on a stream. */
+  void (*peer_up)(xs2s_ctx *ctx, const xs2s_peer_event *ev, void *user_data);
+  /** A stream that carried an authenticated pair ended (once per pair). */
+  void (*peer_down)(xs2s_ctx *ctx, const xs2s_peer_event *ev,
+                    void *user_data);
+  /** One log line (no trailing newline, borrowed). */
+  void (*log)(xs2s_ctx *ctx, xs2s_log_level level, const char *line,
+              void *user_data);
+} xs2s_ctx_callbacks;
+
+/**
+ * xs2s_ctx_new - create an engine and open its listeners.
+ * @out: receives the engine.
+ * @cfg: configuration (copied; the caller keeps its own).
+ * @cb: callbacks (copied; NULL for none).
+ * @loop: the embedder's loop hooks (copied), or NULL for the built-in
+ *        epoll loop driven by xs2s_ctx_run().
+ * @user_data: passed to every callback, the loop hooks included.
+ *
+ * Checks the config (xs2s_config_check()), loads the certificates, creates
+ * the resolver and binds every listener. Returns 0; XS2S_ERR_CONFIG (the
+ * reason is logged), XS2S_ERR_TLS_CREDENTIALS, XS2S_ERR_RESOLVER_CONFIG,
+ * XS2S_ERR_SYSTEM (a listener could not be bound; errno says why),
+ * XS2S_ERR_CALLBACK_FAILED, XS2S_ERR_NOMEM. Free with xs2s_ctx_free().
+ */
+XS2S_EXTERN int xs2s_ctx_new(xs2s_ctx **out, const xs2s_config *cfg,
+                             const xs2s_ctx_callbacks *cb,
+                             const xs2s_loop_callbacks *loop,
+                             void *user_data);
+
+/**
+ * xs2s_ctx_free - shut the engine down and free it; NULL is allowed.
+ * @ctx: engine.
+ *
+ * Every stanza still queued is handed to the bounce callback
+ * (remote-server-timeout, "shutting down"), open streams get
+ * </stream:stream> written (best effort, without waiting), every socket is
+ * closed (the loop's watch(fd, 0) first) and everything is freed. Not from
+ * a callback. For a graceful close that waits for the peers, call
+ * xs2s_ctx_shutdown() and run the loop until it returns first.
+ */
+XS2S_EXTERN void xs2s_ctx_free(xs2s_ctx *ctx);
+
+/**
+ * xs2s_ctx_shutdown - close every stream in an orderly way.
+ * @ctx: engine.
+ *
+ * Closes the listeners, bounces every queued stanza (remote-server-timeout,
+ * "shutting down"), and closes every stream with </stream:stream>; further
+ * sends fail with XS2S_ERR_BAD_STATE. xs2s_ctx_run() returns once the last
+ * connection is gone. Returns 0.
+ */
+XS2S_EXTERN int xs2s_ctx_shutdown(xs2s_ctx *ctx);
+
+/**
+ * xs2s_ctx_send - send a stanza to a remote (or local) domain.
+ * @ctx: engine.
+ * @stanza: message, presence or iq in jabber:server (jabber:client and no
+ *          namespace are rewritten to jabber:server) with 'from' at one of
+ *          our domains and 'to' at a valid domain; not taken (copied).
+ * @tag: any pointer, handed back with a bounce.
+ *
+ * Returns 0 when accepted: from then on the stanza is either written to an
+ * authenticated stream to its domain, delivered to the stanza callback
+ * (local 'to'), or handed to the bounce callback exactly once — never
+ * from inside this call. Otherwise nothing was accepted and nothing will
+ * be called back: XS2S_ERR_INVALID_ARGUMENT (not a stanza, bad or foreign
+ * 'from', bad 'to'), XS2S_ERR_POLICY (the privacy mode forbids the
+ * domain), XS2S_ERR_LIMIT (the domain's queue is full),
+ * XS2S_ERR_BAD_STATE (shutting down), XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_ctx_send(xs2s_ctx *ctx, const xs2s_stanza *stanza,
+                              void *tag);
+
+/**
+ * xs2s_ctx_send_raw - send an already-serialised stanza.
+ * @ctx: engine.
+ * @from: the sender's address (JID; its domain must be ours); set on the
+ *        stanza, replacing any 'from' in @xml.
+ * @to: the recipient's address; set as 'to' likewise.
+ * @xml: one stanza as XML text (not NUL-terminated necessarily).
+ * @len: bytes at @xml.
+ * @tag: handed back with a bounce.
+ *
+ * As xs2s_ctx_send(); the text is parsed (XS2S_ERR_INVALID_ARGUMENT when
+ * it is not one well-formed element).
+ */
+XS2S_EXTERN int xs2s_ctx_send_raw(xs2s_ctx *ctx, const char *from,
+                                  const char *to, const char *xml,
+                                  size_t len, void *tag);
+
+/**
+ * xs2s_ctx_run - drive the engine with the built-in epoll loop.
+ * @ctx: an engine made without loop hooks.
+ *
+ * Returns 0 after xs2s_ctx_stop(), or when nothing is left to wait for
+ * (after xs2s_ctx_shutdown()); XS2S_ERR_BAD_STATE for an engine on an
+ * external loop; XS2S_ERR_SYSTEM when epoll fails.
+ */
+XS2S_EXTERN int xs2s_ctx_run(xs2s_ctx *ctx);
+
+/**
+ * xs2s_ctx_stop - make xs2s_ctx_run() return.
+ * @ctx: engine.
+ *
+ * The only function that may be called from another thread or a signal
+ * handler. No effect on an engine on an external loop.
+ */
+XS2S_EXTERN void xs2s_ctx_stop(xs2s_ctx *ctx);
+
+/**
+ * xs2s_ctx_on_fd - external loop: an fd the engine watches is ready.
+ * @ctx: engine.
+ * @fd: the fd (as given to the watch hook).
+ * @events: XS2S_EV_READ, XS2S_EV_WRITE and/or XS2S_EV_ERROR as seen.
+ *
+ * Spurious or stale events are ignored. Returns 0.
+ */
+XS2S_EXTERN int xs2s_ctx_on_fd(xs2s_ctx *ctx, int fd, unsigned events);
+
+/**
+ * xs2s_ctx_on_timer - external loop: the timer given to the timer hook
+ * expired.
+ * @ctx: engine.
+ *
+ * Runs what is due and reports the next deadline. Returns 0.
+ */
+XS2S_EXTERN int xs2s_ctx_on_timer(xs2s_ctx *ctx);
+
+/**
+ * xs2s_ctx_foreach_conn - list the current connections.
+ * @ctx: engine.
+ * @fn: called once per connection with a snapshot (strings valid during
+ *      the call); a nonzero return stops the listing. It must not call
+ *      into @ctx.
+ * @arg: passed to @fn.
+ *
+ * Returns the number of connections listed.
+ */
+XS2S_EXTERN size_t xs2s_ctx_foreach_conn(xs2s_ctx *ctx,
+                                         int (*fn)(const xs2s_conn_info *info,
+                                                   void *arg),
+                                         void *arg);
+
+/**
+ * xs2s_ctx_counters - the engine-wide counters.
+ * @ctx: engine.
+ * @out: receives a copy.
+ */
+XS2S_EXTERN void xs2s_ctx_counters(const xs2s_ctx *ctx, xs2s_counters *out);
+
+/**
+ * xs2s_ctx_listen_port - the port a listener is bound to.
+ * @ctx: engine.
+ * @i: listener index, in the config's order.
+ *
+ * Useful with port 0 in tests. Returns the port, or 0 when @i is out of
+ * range.
+ */
+XS2S_EXTERN uint16_t xs2s_ctx_listen_port(const xs2s_ctx *ctx, size_t i);
+
+/**
+ * xs2s_log_level_name - "error", "warning", "info" or "debug" (static).
+ * @level: a level; NULL for a value out of range. Thread-safe.
+ */
+XS2S_EXTERN const char *xs2s_log_level_name(xs2s_log_level level);
 
 #ifdef __cplusplus
 }

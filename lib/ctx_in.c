@@ -1,0 +1,121 @@
+/*
+ * ctx_in.c: the receiving side of the engine: listeners, accept, and the
+ * routing of dialback answers back to the incoming stream that asked.
+ * Authorisation of each inbound stanza is the receiving session's (its
+ * stanza callback only sees stanzas whose 'from' domain is authenticated
+ * for a local 'to').
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "ctx_int.h"
+
+/* Fair to established streams: at most this many accepts per event. */
+#define ACCEPT_BATCH 16
+/* A listener that hit EMFILE/ENFILE sleeps this long. */
+#define PAUSE_MS 1000
+
+static void on_listener(xs2s__loop *l, int fd, unsigned events, void *arg) {
+  (void)events;
+  xs2s__listener *ln = arg;
+  xs2s_ctx *ctx = ln->ctx;
+  for (int i = 0; i < ACCEPT_BATCH; i++) {
+    int cfd;
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    int rc = xs2s__net_accept(fd, &cfd, &peer, &len);
+    if (rc == 0)
+      return;
+    if (rc < 0) {
+      xs2s__ctx_log(ctx, XS2S_LOG_ERROR, "accept: %s; pausing the listener",
+                    strerror(errno));
+      xs2s__loop_set_events(l, fd, 0);
+      xs2s__loop_timer_set(l, &ln->pause_timer, PAUSE_MS);
+      return;
+    }
+    rc = xs2s__conn_accept(ctx, cfd, &peer, len, ln->flags);
+    if (rc < 0) {
+      char text[XS2S_ADDRSTRLEN];
+      xs2s__ctx_log(ctx, XS2S_LOG_WARNING, "refused %s: %s",
+                    xs2s__net_format_addr((struct sockaddr *)&peer, text),
+                    xs2s_strerror(rc));
+    }
+  }
+}
+
+static void resume(xs2s__timer *t, uint64_t now, void *arg) {
+  (void)t;
+  (void)now;
+  xs2s__listener *ln = arg;
+  xs2s__loop_set_events(&ln->ctx->loop, ln->fd, XS2S_EV_READ);
+}
+
+int xs2s__listeners_open(xs2s_ctx *ctx) {
+  const xs2s_config *cfg = ctx->cfg;
+  if (cfg->listener_count == 0)
+    return 0;
+  ctx->listeners =
+      xs2s__calloc(&ctx->mem, cfg->listener_count, sizeof(*ctx->listeners));
+  if (!ctx->listeners)
+    return XS2S_ERR_NOMEM;
+  for (size_t i = 0; i < cfg->listener_count; i++) {
+    const xs2s__cfg_listener *cl = &cfg->listeners[i];
+    xs2s__listener *ln = &ctx->listeners[i];
+    ln->ctx = ctx;
+    ln->fd = -1;
+    ln->flags = cl->flags;
+    xs2s__timer_init(&ln->pause_timer, resume, ln);
+    if (cl->flags & XS2S_LISTEN_DIRECT_TLS) {
+      xs2s__ctx_log(ctx, XS2S_LOG_ERROR,
+                    "listener %s: direct TLS is not supported yet", cl->text);
+      return XS2S_ERR_CONFIG;
+    }
+    int fd;
+    int rc = xs2s__net_listen((const struct sockaddr *)&cl->addr,
+                              cl->addr_len,
+                              (cl->flags & XS2S_LISTEN_REUSEPORT)
+                                  ? XS2S__NET_REUSEPORT
+                                  : 0,
+                              (int)cfg->limits[XS2S_LIMIT_LISTEN_BACKLOG], &fd);
+    if (rc < 0) {
+      xs2s__ctx_log(ctx, XS2S_LOG_ERROR, "listen on %s: %s", cl->text,
+                    strerror(errno));
+      return rc;
+    }
+    ln->fd = fd;
+    ctx->nlisteners = i + 1;
+    rc = xs2s__loop_add(&ctx->loop, fd, XS2S_EV_READ, on_listener, ln);
+    if (rc < 0)
+      return rc;
+    xs2s__ctx_log(ctx, XS2S_LOG_INFO, "listening on %s", cl->text);
+  }
+  return 0;
+}
+
+void xs2s__listeners_close(xs2s_ctx *ctx) {
+  for (size_t i = 0; i < ctx->nlisteners; i++) {
+    xs2s__listener *ln = &ctx->listeners[i];
+    xs2s__loop_timer_cancel(&ctx->loop, &ln->pause_timer);
+    if (ln->fd >= 0) {
+      xs2s__loop_remove(&ctx->loop, ln->fd);
+      close(ln->fd);
+      ln->fd = -1;
+    }
+  }
+}
+
+void xs2s__ctx_verify_answer(xs2s_ctx *ctx,
+                             const xs2s_dialback_answer *answer) {
+  xs2s__conn *c = xs2s__map_get_str(&ctx->stream_ids, answer->stream_id);
+  if (!c || !c->session || c->state != XS2S__CONN_OPEN) {
+    xs2s__ctx_log(ctx, XS2S_LOG_DEBUG,
+                  "dialback answer for stream %s dropped: the stream is gone",
+                  answer->stream_id);
+    return;
+  }
+  xs2s__conn_enter(c);
+  xs2s_session_dialback_answer(c->session, answer);
+  xs2s__conn_leave(c);
+}

@@ -1,0 +1,238 @@
+/*
+ * ctx_int.h: the federation engine's objects (internal); docs/ENGINE.md
+ * describes how they fit together.
+ *
+ *   ctx_conn.c   one socket + one session: I/O pump, timers, teardown
+ *   ctx_out.c    one remote domain we send to: resolve, candidates,
+ *                connect, queue flush, retry with backoff, bounces
+ *   ctx_in.c     listeners, accept, receiving sessions, dialback routing
+ *   ctx.c        creation, loops, the public API
+ *
+ * Nothing-lost bookkeeping: a stanza accepted by xs2s_ctx_send() is in
+ * exactly one place at any time: a remote's queue (xs2s__queue), the
+ * deferred list (a bounce or local delivery waiting for its zero-delay
+ * timer), or it is gone for good: written with xs2s_session_send()
+ * (counters.stanzas_out), handed to the bounce callback
+ * (counters.stanzas_bounced) or delivered locally (counters.stanzas_in).
+ * counters.stanzas_accepted therefore always equals out + bounced +
+ * local + queued + deferred.
+ */
+#ifndef XS2S_CTX_INT_H
+#define XS2S_CTX_INT_H
+
+#include <sys/socket.h>
+
+#include <xs2s/xs2s.h>
+
+#include "config.h"
+#include "hashmap.h"
+#include "loop.h"
+#include "net.h"
+#include "policy.h"
+#include "queue.h"
+#include "timer.h"
+
+typedef struct xs2s__conn xs2s__conn;
+typedef struct xs2s__remote xs2s__remote;
+
+/* -- Connections ---------------------------------------------------------- */
+
+typedef enum xs2s__conn_state {
+  XS2S__CONN_CONNECTING = 0, /* outgoing: connect() in progress */
+  XS2S__CONN_OPEN,           /* a session runs on the socket */
+  XS2S__CONN_DEAD            /* torn down; freed when nothing holds it */
+} xs2s__conn_state;
+
+/* One authenticated domain pair on a stream. */
+typedef struct xs2s__pair {
+  char *local, *remote;
+  xs2s_auth_method how;
+} xs2s__pair;
+
+struct xs2s__conn {
+  xs2s_ctx *ctx;
+  xs2s__conn *prev, *next; /* ctx->conns */
+  uint64_t id;
+  int fd;
+  xs2s_direction dir;
+  xs2s__conn_state state;
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
+  char peer_text[XS2S_ADDRSTRLEN];
+  xs2s_session *session;
+  xs2s__remote *remote; /* outgoing: the domain it serves */
+  int counted;          /* in ctx->counts */
+  int depth;            /* > 0 while some frame uses the conn */
+  int broken;           /* socket failed: output is discarded */
+  int closed_seen;      /* the session's closed callback ran */
+  xs2s_session_close_info close; /* copy of the closing info */
+  char close_text[128];
+  char sid[XS2S_DIALBACK_ID_MAX + 1]; /* key in ctx->stream_ids, or "" */
+  xs2s__timer connect_timer;
+  xs2s__timer session_timer;
+  xs2s__pair *pairs;
+  size_t npairs;
+  uint64_t bytes_in, bytes_out, stanzas_in, stanzas_out;
+  uint64_t opened_ms, last_stanza_ms;
+};
+
+/* An outgoing connection to @addr for @r; connect() is started. 0 or a
+ * negative code (nothing created). */
+int xs2s__conn_connect(xs2s_ctx *ctx, xs2s__remote *r,
+                       const struct sockaddr *addr, socklen_t len,
+                       xs2s__conn **out);
+/* An incoming connection on an accepted socket. */
+int xs2s__conn_accept(xs2s_ctx *ctx, int fd,
+                      const struct sockaddr_storage *peer, socklen_t len,
+                      unsigned listen_flags);
+/* Starts the initiating session once TCP is up; @first_local is the
+ * header's 'from'. 0 or negative (the conn is then dead). */
+int xs2s__conn_start_session(xs2s__conn *c, const char *first_local);
+/* Holding a conn across calls into its session: the last leave pumps
+ * output, updates interest and timers, and frees a finished conn. */
+void xs2s__conn_enter(xs2s__conn *c);
+void xs2s__conn_leave(xs2s__conn *c);
+/* Ends the stream (orderly or with @cond) through the session. */
+void xs2s__conn_close(xs2s__conn *c, xs2s_stream_condition cond,
+                      const char *text);
+/* Frees every connection at once (ctx_free): no callbacks. */
+void xs2s__conn_free_all(xs2s_ctx *ctx);
+/* 1 when the session on @c has (local, remote) authenticated. */
+int xs2s__conn_pair_ready(const xs2s__conn *c, const char *local,
+                          const char *remote);
+/* Sends on an outgoing stream; counts it. 0 or negative. */
+int xs2s__conn_send(xs2s__conn *c, const xs2s_stanza *s);
+
+/* -- Remote domains ------------------------------------------------------- */
+
+typedef enum xs2s__remote_state {
+  XS2S__REMOTE_IDLE = 0,
+  XS2S__REMOTE_RESOLVING,
+  XS2S__REMOTE_CONNECTING, /* a conn is connecting or negotiating */
+  XS2S__REMOTE_READY,      /* a pair is authenticated on ->out */
+  XS2S__REMOTE_FAILED      /* waiting for the retry timer */
+} xs2s__remote_state;
+
+/* A dialback verification waiting for a stream to the remote. */
+typedef struct xs2s__pending_verify {
+  struct xs2s__pending_verify *next;
+  xs2s_dialback_request req;
+} xs2s__pending_verify;
+
+struct xs2s__remote {
+  xs2s_ctx *ctx;
+  char *name; /* normal form; the map key */
+  size_t len;
+  xs2s__remote_policy pol;
+  xs2s__remote_state state;
+  xs2s__queue queue;
+  xs2s_resolve_query *query;
+  xs2s_resolve_result *res; /* candidates of the current round */
+  size_t cand, addr;        /* the next address to try */
+  xs2s__conn *out;
+  int out_authed;           /* a pair was authenticated on ->out */
+  unsigned failures;
+  xs2s__timer retry_timer;
+  xs2s__timer queue_timer;
+  xs2s_stanza_condition cond; /* why the last attempt failed */
+  char text[256];
+  xs2s__pending_verify *verifies;
+};
+
+/* The remote record for a normalised domain, created on first use. */
+xs2s__remote *xs2s__remote_get(xs2s_ctx *ctx, const char *name, size_t len,
+                               int create);
+/* Queues or sends an accepted stanza from @local. 0 or XS2S_ERR_LIMIT /
+ * XS2S_ERR_NOMEM (not accepted). */
+int xs2s__remote_submit(xs2s__remote *r, const xs2s_stanza *s,
+                        const char *local, void *tag);
+/* Carries a dialback verification to the remote's authoritative server. */
+void xs2s__remote_verify(xs2s__remote *r, const xs2s_dialback_request *req);
+/* Events from the outgoing conn. */
+void xs2s__remote_connected(xs2s__remote *r, xs2s__conn *c);
+void xs2s__remote_pair_up(xs2s__remote *r, xs2s__conn *c, const char *local);
+/* Sends what is queued for the pairs authenticated on @c. */
+void xs2s__remote_flush(xs2s__remote *r, xs2s__conn *c);
+void xs2s__remote_pair_failed(xs2s__remote *r, xs2s__conn *c,
+                              const char *local,
+                              xs2s_stanza_condition cond);
+void xs2s__remote_conn_gone(xs2s__remote *r, xs2s__conn *c, int error,
+                            const char *why);
+/* Bounces every queued stanza (shutdown). */
+void xs2s__remote_bounce_all(xs2s_ctx *ctx, const char *text);
+/* Frees every remote; queued stanzas are bounced (ctx_free). */
+void xs2s__remote_free_all(xs2s_ctx *ctx);
+
+/* -- The engine ----------------------------------------------------------- */
+
+/* A bounce or a local delivery waiting for the deferred timer. */
+typedef struct xs2s__deferred {
+  struct xs2s__deferred *next;
+  xs2s_stanza *stanza; /* owned */
+  void *tag;
+  int local;           /* 1: deliver to the stanza callback */
+  xs2s_stanza_condition cond;
+  char text[256];
+} xs2s__deferred;
+
+typedef struct xs2s__listener {
+  xs2s_ctx *ctx;
+  int fd;
+  unsigned flags;
+  xs2s__timer pause_timer;
+} xs2s__listener;
+
+struct xs2s_ctx {
+  xs2s_mem mem;
+  xs2s_config *cfg;
+  xs2s_ctx_callbacks cb;
+  void *ud;
+  xs2s__loop loop;
+  xs2s__listener *listeners;
+  size_t nlisteners;
+  xs2s__conn_count counts;
+  xs2s__map remotes;    /* name -> xs2s__remote */
+  xs2s__map stream_ids; /* incoming stream id -> xs2s__conn */
+  xs2s__conn *conns;
+  xs2s_tls_creds *creds;
+  xs2s_resolver *resolver;
+  xs2s__timer resolver_timer;
+  const char *secret; /* the config's, or secret_buf */
+  char secret_buf[XS2S_DIALBACK_KEY_SIZE];
+  const char **locals; /* local domains, normal form (owned by cfg) */
+  size_t nlocals;
+  xs2s_counters counters;
+  uint64_t next_id;
+  xs2s__deferred *deferred, **deferred_tail;
+  xs2s__timer deferred_timer;
+  int freeing;
+  int shutting_down;
+};
+
+/* Log a formatted line through the log callback. */
+void xs2s__ctx_log(xs2s_ctx *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Hands @s (taken) to the bounce or stanza callback from the deferred
+ * timer. Never fails: without memory the callback is called at once. */
+void xs2s__ctx_defer(xs2s_ctx *ctx, xs2s_stanza *s, void *tag, int local,
+                     xs2s_stanza_condition cond, const char *text);
+/* Bounce callback now (only from the loop or ctx_free), counted. */
+void xs2s__ctx_bounce_now(xs2s_ctx *ctx, const xs2s_stanza *s, void *tag,
+                          xs2s_stanza_condition cond, const char *text);
+/* Peer up / down notifications. */
+void xs2s__ctx_peer(xs2s_ctx *ctx, xs2s__conn *c, const xs2s__pair *p,
+                    int up);
+/* Re-arms the resolver's timer after a resolver call. */
+void xs2s__ctx_resolver_kick(xs2s_ctx *ctx);
+/* Index of a local domain (normal form), or -1. */
+int xs2s__ctx_local_index(const xs2s_ctx *ctx, const char *d);
+/* Sends an error reply built by xs2s (never bounced back again). */
+void xs2s__ctx_send_reply(xs2s_ctx *ctx, xs2s_stanza *reply);
+/* Listener handling (ctx_in.c). */
+int xs2s__listeners_open(xs2s_ctx *ctx);
+void xs2s__listeners_close(xs2s_ctx *ctx);
+/* Routes a verification answer to the incoming stream it belongs to. */
+void xs2s__ctx_verify_answer(xs2s_ctx *ctx,
+                             const xs2s_dialback_answer *answer);
+
+#endif /* XS2S_CTX_INT_H */

@@ -1,0 +1,464 @@
+/*
+ * ctx_out.c: one remote domain we send to (docs/ENGINE.md "Remote domain
+ * states"): resolve its candidates, try them in order, queue stanzas until
+ * a pair is authenticated, flush them in order, bounce them when the
+ * domain cannot be reached, and retry a failed domain with backoff.
+ */
+#include <gnutls/crypto.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "ctx_int.h"
+
+static void start(xs2s__remote *r);
+
+static void drop_result(xs2s__remote *r) {
+  xs2s_resolve_result_free(r->res);
+  r->res = NULL;
+  r->cand = r->addr = 0;
+}
+static void try_next(xs2s__remote *r);
+
+/* -- Bounces -------------------------------------------------------------- */
+
+typedef struct bounce_arg {
+  xs2s_ctx *ctx;
+  xs2s_stanza_condition cond;
+  const char *text;
+} bounce_arg;
+
+static void bounce_entry(xs2s__qentry *e, void *arg) {
+  bounce_arg *b = arg;
+  xs2s__ctx_defer(b->ctx, e->stanza, e->tag, 0, b->cond, b->text);
+  e->stanza = NULL; /* taken by the deferred list */
+}
+
+static void bounce_queue(xs2s__remote *r, const char *local,
+                         xs2s_stanza_condition cond, const char *text) {
+  bounce_arg b = {r->ctx, cond, text};
+  xs2s__queue_take_all(&r->queue, local, local ? strlen(local) : 0,
+                       bounce_entry, &b);
+}
+
+/* The authoritative server cannot be asked: answer the request with a
+ * dialback error on the incoming stream it came from. */
+static void answer_error(xs2s_ctx *ctx, const xs2s_dialback_request *req,
+                         xs2s_stanza_condition cond) {
+  xs2s_dialback_answer a;
+  memset(&a, 0, sizeof(a));
+  memcpy(a.originating, req->originating, sizeof(a.originating));
+  memcpy(a.receiving, req->receiving, sizeof(a.receiving));
+  memcpy(a.stream_id, req->stream_id, sizeof(a.stream_id));
+  a.result = XS2S_DIALBACK_ERROR;
+  a.condition = cond;
+  xs2s__ctx_verify_answer(ctx, &a);
+}
+
+static void answer_verifies(xs2s__remote *r, xs2s_stanza_condition cond) {
+  while (r->verifies) {
+    xs2s__pending_verify *v = r->verifies;
+    r->verifies = v->next;
+    xs2s_dialback_request req = v->req;
+    xs2s__free(&r->ctx->mem, v);
+    answer_error(r->ctx, &req, cond);
+  }
+}
+
+/* -- Timers --------------------------------------------------------------- */
+
+static void arm_queue_timer(xs2s__remote *r) {
+  xs2s_ctx *ctx = r->ctx;
+  const xs2s__qentry *e = xs2s__queue_oldest(&r->queue);
+  if (!e) {
+    xs2s__loop_timer_cancel(&ctx->loop, &r->queue_timer);
+    return;
+  }
+  uint64_t due = e->queued_ms + ctx->cfg->timeouts[XS2S_TIMEOUT_QUEUE];
+  uint64_t now = xs2s__loop_now(&ctx->loop);
+  xs2s__loop_timer_set(&ctx->loop, &r->queue_timer, due > now ? due - now : 0);
+}
+
+static void queue_timer_fn(xs2s__timer *t, uint64_t now, void *arg) {
+  (void)t;
+  xs2s__remote *r = arg;
+  uint64_t limit = r->ctx->cfg->timeouts[XS2S_TIMEOUT_QUEUE];
+  bounce_arg b = {r->ctx, XS2S_STANZA_ERR_REMOTE_SERVER_TIMEOUT,
+                  "no authenticated stream in time"};
+  if (now >= limit)
+    xs2s__queue_expire(&r->queue, now - limit, bounce_entry, &b);
+  arm_queue_timer(r);
+}
+
+static void retry_timer_fn(xs2s__timer *t, uint64_t now, void *arg) {
+  (void)t;
+  (void)now;
+  xs2s__remote *r = arg;
+  if (r->state != XS2S__REMOTE_FAILED)
+    return;
+  r->state = XS2S__REMOTE_IDLE;
+  if (r->queue.count || r->verifies)
+    start(r);
+}
+
+/* min(retry-min * 2^(failures-1), retry-max), +-25% jitter. */
+static uint64_t backoff_ms(xs2s__remote *r) {
+  const xs2s_config *cfg = r->ctx->cfg;
+  uint64_t lo = cfg->timeouts[XS2S_TIMEOUT_RETRY_MIN];
+  uint64_t hi = cfg->timeouts[XS2S_TIMEOUT_RETRY_MAX];
+  uint64_t d = lo;
+  for (unsigned i = 1; i < r->failures && d < hi; i++)
+    d *= 2;
+  if (d > hi)
+    d = hi;
+  uint32_t rnd = 0;
+  gnutls_rnd(GNUTLS_RND_NONCE, &rnd, sizeof(rnd));
+  uint64_t span = d / 2; /* [-25%, +25%] */
+  if (span)
+    d = d - span / 2 + rnd % (span + 1);
+  return d;
+}
+
+/* -- The state machine ---------------------------------------------------- */
+
+static void set_text(xs2s__remote *r, const char *fmt, const char *a,
+                     const char *b) __attribute__((format(printf, 2, 0)));
+/* Only called with the literal formats below, each with two %s. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void set_text(xs2s__remote *r, const char *fmt, const char *a,
+                     const char *b) {
+  snprintf(r->text, sizeof(r->text), fmt, a, b);
+}
+#pragma GCC diagnostic pop
+
+/* Every candidate failed: bounce everything, wait before trying again. */
+static void fail(xs2s__remote *r, xs2s_stanza_condition cond) {
+  xs2s_ctx *ctx = r->ctx;
+  if (r->cond == XS2S_STANZA_ERR_NONE)
+    r->cond = cond;
+  if (r->cond == XS2S_STANZA_ERR_NONE)
+    r->cond = XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND;
+  if (!r->text[0])
+    set_text(r, "%s%s: cannot be reached", r->name, "");
+  drop_result(r);
+  r->state = XS2S__REMOTE_FAILED;
+  r->failures++;
+  xs2s__ctx_log(ctx, XS2S_LOG_WARNING, "%s: %s (%s)", r->name, r->text,
+                xs2s_stanza_condition_name(r->cond));
+  bounce_queue(r, NULL, r->cond, r->text);
+  arm_queue_timer(r);
+  answer_verifies(r, r->cond);
+  if (!ctx->freeing)
+    xs2s__loop_timer_set(&ctx->loop, &r->retry_timer, backoff_ms(r));
+}
+
+static void resolved(const xs2s_resolve_result *res, void *arg) {
+  xs2s__remote *r = arg;
+  r->query = NULL;
+  if (res->error < 0) {
+    set_text(r, "DNS: %s%s", xs2s_strerror(res->error),
+             res->why_bogus ? " (DNSSEC bogus)" : "");
+    fail(r, res->condition);
+    return;
+  }
+  drop_result(r);
+  if (xs2s_resolve_result_copy(res, &r->ctx->mem, &r->res) < 0) {
+    set_text(r, "%s%s", "out of memory", "");
+    fail(r, XS2S_STANZA_ERR_RESOURCE_CONSTRAINT);
+    return;
+  }
+  r->state = XS2S__REMOTE_CONNECTING;
+  try_next(r);
+}
+
+static void start(xs2s__remote *r) {
+  xs2s_ctx *ctx = r->ctx;
+  if (ctx->freeing)
+    return;
+  r->state = XS2S__REMOTE_RESOLVING;
+  r->cond = XS2S_STANZA_ERR_NONE;
+  r->text[0] = '\0';
+  xs2s__ctx_log(ctx, XS2S_LOG_DEBUG, "%s: resolving", r->name);
+  int rc = xs2s_resolve(ctx->resolver, r->name, resolved, r, &r->query);
+  if (rc < 0) {
+    r->query = NULL;
+    set_text(r, "resolver: %s%s", xs2s_strerror(rc), "");
+    fail(r, XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND);
+    return;
+  }
+  xs2s__ctx_resolver_kick(ctx);
+}
+
+/* Connects to the next usable address of the current candidates. */
+static void try_next(xs2s__remote *r) {
+  xs2s_ctx *ctx = r->ctx;
+  while (r->res && r->cand < r->res->ncandidates) {
+    const xs2s_resolve_candidate *c = &r->res->candidates[r->cand];
+    if (r->addr >= c->naddrs || c->tls == XS2S_RESOLVE_TLS_DIRECT) {
+      if (c->tls == XS2S_RESOLVE_TLS_DIRECT && c->naddrs)
+        xs2s__ctx_log(ctx, XS2S_LOG_DEBUG,
+                      "%s: skipping direct-TLS candidate %s:%u", r->name,
+                      c->host, (unsigned)c->port);
+      r->cand++;
+      r->addr = 0;
+      continue;
+    }
+    const xs2s_resolve_addr *a = &c->addrs[r->addr++];
+    char text[XS2S_ADDRSTRLEN];
+    xs2s__net_format_addr(&a->sa, text);
+    xs2s__conn *conn;
+    int rc = xs2s__conn_connect(ctx, r, &a->sa, xs2s_resolve_addr_len(a),
+                                &conn);
+    if (rc == 0) {
+      xs2s__ctx_log(ctx, XS2S_LOG_DEBUG, "%s: connecting to %s (%s)",
+                    r->name, text, c->host);
+      r->out = conn;
+      r->out_authed = 0;
+      r->state = XS2S__REMOTE_CONNECTING;
+      return;
+    }
+    set_text(r, "connect to %s: %s", text,
+             rc == XS2S_ERR_LIMIT ? "connection limit" : xs2s_strerror(rc));
+    if (rc == XS2S_ERR_LIMIT)
+      r->cond = XS2S_STANZA_ERR_RESOURCE_CONSTRAINT;
+  }
+  fail(r, XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND);
+}
+
+/* -- Events from the outgoing connection ---------------------------------- */
+
+void xs2s__remote_connected(xs2s__remote *r, xs2s__conn *c) {
+  xs2s_ctx *ctx = r->ctx;
+  const char *first = NULL;
+  const xs2s__qentry *e = xs2s__queue_oldest(&r->queue);
+  if (e)
+    first = e->local;
+  else if (r->verifies)
+    first = r->verifies->req.receiving;
+  int li = first ? xs2s__ctx_local_index(ctx, first) : -1;
+  first = li >= 0 ? ctx->locals[li] : ctx->locals[0];
+  if (xs2s__conn_start_session(c, first) < 0)
+    return; /* the conn is dead: conn_gone moves on */
+  /* Every other local domain with queued stanzas joins the stream. */
+  for (e = xs2s__queue_oldest(&r->queue); e; e = e->next)
+    if (strcmp(e->local, first) != 0)
+      xs2s_session_add_pair(c->session, e->local, r->name);
+  while (r->verifies) {
+    xs2s__pending_verify *v = r->verifies;
+    r->verifies = v->next;
+    if (xs2s_session_verify(c->session, &v->req) < 0)
+      answer_error(ctx, &v->req, XS2S_STANZA_ERR_INTERNAL_SERVER_ERROR);
+    xs2s__free(&ctx->mem, v);
+  }
+}
+
+static int drain_entry(xs2s__qentry *e, void *arg) {
+  xs2s__conn *c = arg;
+  int rc = xs2s__conn_send(c, e->stanza);
+  return rc == 0 ? 0 : rc;
+}
+
+void xs2s__remote_pair_up(xs2s__remote *r, xs2s__conn *c, const char *local) {
+  if (r->out != c)
+    return;
+  r->state = XS2S__REMOTE_READY;
+  r->out_authed = 1;
+  r->failures = 0;
+  r->cond = XS2S_STANZA_ERR_NONE;
+  r->text[0] = '\0';
+  drop_result(r); /* a later stream starts over from fresh DNS */
+  /* After SASL the stream restarts first: the pump flushes once open. */
+  if (xs2s_session_get_state(c->session) != XS2S_SESSION_OPEN)
+    return;
+  int rc = xs2s__queue_drain(&r->queue, local, strlen(local), drain_entry, c);
+  if (rc < 0)
+    xs2s__ctx_log(r->ctx, XS2S_LOG_ERROR, "%s: flushing the queue: %s",
+                  r->name, xs2s_strerror(rc));
+  arm_queue_timer(r);
+}
+
+void xs2s__remote_flush(xs2s__remote *r, xs2s__conn *c) {
+  for (size_t i = 0; i < c->npairs && r->queue.count; i++)
+    if (xs2s__queue_drain(&r->queue, c->pairs[i].local,
+                          strlen(c->pairs[i].local), drain_entry, c) < 0)
+      break;
+  arm_queue_timer(r);
+}
+
+void xs2s__remote_pair_failed(xs2s__remote *r, xs2s__conn *c,
+                              const char *local,
+                              xs2s_stanza_condition cond) {
+  if (r->out != c)
+    return;
+  char text[200];
+  snprintf(text, sizeof(text), "%s refused %s (%s)", r->name, local,
+           xs2s_stanza_condition_name(cond));
+  if (c->npairs > 0) {
+    /* The stream serves other pairs: only this local domain fails. */
+    bounce_queue(r, local, cond, text);
+    arm_queue_timer(r);
+    return;
+  }
+  /* Nothing authenticated here: another candidate may do better. */
+  r->cond = cond == XS2S_STANZA_ERR_NONE
+                ? XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND
+                : cond;
+  snprintf(r->text, sizeof(r->text), "%s", text);
+  xs2s__conn_close(c, XS2S_STREAM_ERR_NONE, NULL);
+}
+
+void xs2s__remote_conn_gone(xs2s__remote *r, xs2s__conn *c, int error,
+                            const char *why) {
+  if (r->out != c)
+    return;
+  r->out = NULL;
+  if (r->out_authed) {
+    r->out_authed = 0;
+    r->state = XS2S__REMOTE_IDLE;
+    if (r->queue.count || r->verifies)
+      start(r);
+    return;
+  }
+  if (why && r->cond == XS2S_STANZA_ERR_NONE)
+    snprintf(r->text, sizeof(r->text), "%s", why);
+  if (error == XS2S_ERR_TIMEOUT && r->cond == XS2S_STANZA_ERR_NONE)
+    r->cond = XS2S_STANZA_ERR_REMOTE_SERVER_TIMEOUT;
+  if (r->res) {
+    try_next(r);
+  } else {
+    fail(r, XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND);
+  }
+}
+
+/* -- Entry points --------------------------------------------------------- */
+
+xs2s__remote *xs2s__remote_get(xs2s_ctx *ctx, const char *name, size_t len,
+                               int create) {
+  xs2s__remote *r = xs2s__map_get(&ctx->remotes, name, len);
+  if (r || !create)
+    return r;
+  r = xs2s__calloc(&ctx->mem, 1, sizeof(*r) + len + 1);
+  if (!r)
+    return NULL;
+  r->ctx = ctx;
+  r->name = (char *)(r + 1);
+  memcpy(r->name, name, len);
+  r->name[len] = '\0';
+  r->len = len;
+  xs2s__policy_lookup_norm(ctx->cfg, r->name, len, &r->pol);
+  xs2s__queue_init(&r->queue, &ctx->mem,
+                   (size_t)ctx->cfg->limits[XS2S_LIMIT_QUEUE_BYTES]);
+  xs2s__timer_init(&r->retry_timer, retry_timer_fn, r);
+  xs2s__timer_init(&r->queue_timer, queue_timer_fn, r);
+  if (xs2s__map_put(&ctx->remotes, r->name, len, r) < 0) {
+    xs2s__free(&ctx->mem, r);
+    return NULL;
+  }
+  return r;
+}
+
+int xs2s__remote_submit(xs2s__remote *r, const xs2s_stanza *s,
+                        const char *local, void *tag) {
+  xs2s_ctx *ctx = r->ctx;
+  if (r->state == XS2S__REMOTE_FAILED) {
+    /* Backing off: the cached failure, through the one bounce path. */
+    xs2s_stanza *copy = xs2s_stanza_copy(s);
+    if (!copy)
+      return XS2S_ERR_NOMEM;
+    ctx->counters.stanzas_accepted++;
+    xs2s__ctx_defer(ctx, copy, tag, 0, r->cond, r->text);
+    return 0;
+  }
+  if (r->out && xs2s__conn_pair_ready(r->out, local, r->name)) {
+    int rc = xs2s__conn_send(r->out, s);
+    if (rc == 0) {
+      ctx->counters.stanzas_accepted++;
+      return 0;
+    }
+    if (rc != XS2S_ERR_NOT_AUTHENTICATED && rc != XS2S_ERR_BAD_STATE)
+      return rc;
+  }
+  int rc = xs2s__queue_push(&r->queue, s, local, strlen(local),
+                            xs2s__loop_now(&ctx->loop), tag);
+  if (rc < 0)
+    return rc;
+  ctx->counters.stanzas_accepted++;
+  if (r->queue.count == 1)
+    arm_queue_timer(r);
+  if (r->out && r->out->state == XS2S__CONN_OPEN && r->out->session) {
+    xs2s__conn_enter(r->out);
+    rc = xs2s_session_add_pair(r->out->session, local, r->name);
+    xs2s__conn_leave(r->out);
+    if (rc == XS2S_ERR_POLICY) {
+      bounce_queue(r, local, XS2S_STANZA_ERR_POLICY_VIOLATION,
+                   "the stream's TLS or certificate policy forbids dialback");
+      arm_queue_timer(r);
+    }
+  } else if (r->state == XS2S__REMOTE_IDLE) {
+    start(r);
+  }
+  return 0;
+}
+
+void xs2s__remote_verify(xs2s__remote *r, const xs2s_dialback_request *req) {
+  xs2s_ctx *ctx = r->ctx;
+  if (r->state == XS2S__REMOTE_FAILED) {
+    answer_error(ctx, req, r->cond);
+    return;
+  }
+  if (r->out && r->out->state == XS2S__CONN_OPEN && r->out->session) {
+    xs2s__conn_enter(r->out);
+    int rc = xs2s_session_verify(r->out->session, req);
+    xs2s__conn_leave(r->out);
+    if (rc < 0)
+      answer_error(ctx, req, XS2S_STANZA_ERR_INTERNAL_SERVER_ERROR);
+    return;
+  }
+  xs2s__pending_verify *v = xs2s__calloc(&ctx->mem, 1, sizeof(*v));
+  if (!v) {
+    answer_error(ctx, req, XS2S_STANZA_ERR_RESOURCE_CONSTRAINT);
+    return;
+  }
+  v->req = *req;
+  /* Keep the order of arrival. */
+  xs2s__pending_verify **p = &r->verifies;
+  while (*p)
+    p = &(*p)->next;
+  *p = v;
+  if (r->state == XS2S__REMOTE_IDLE)
+    start(r);
+}
+
+void xs2s__remote_free_all(xs2s_ctx *ctx) {
+  size_t pos = 0;
+  xs2s__remote *r;
+  while ((r = xs2s__map_next(&ctx->remotes, &pos, NULL, NULL)) != NULL) {
+    xs2s_resolve_cancel(r->query);
+    r->query = NULL;
+    bounce_queue(r, NULL, XS2S_STANZA_ERR_REMOTE_SERVER_TIMEOUT,
+                 "shutting down");
+    while (r->verifies) {
+      xs2s__pending_verify *v = r->verifies;
+      r->verifies = v->next;
+      xs2s__free(&ctx->mem, v);
+    }
+    xs2s__loop_timer_cancel(&ctx->loop, &r->retry_timer);
+    xs2s__loop_timer_cancel(&ctx->loop, &r->queue_timer);
+    xs2s__queue_free(&r->queue);
+    drop_result(r);
+  }
+  pos = 0;
+  while ((r = xs2s__map_next(&ctx->remotes, &pos, NULL, NULL)) != NULL)
+    xs2s__free(&ctx->mem, r);
+  xs2s__map_free(&ctx->remotes);
+}
+
+void xs2s__remote_bounce_all(xs2s_ctx *ctx, const char *text) {
+  size_t pos = 0;
+  xs2s__remote *r;
+  while ((r = xs2s__map_next(&ctx->remotes, &pos, NULL, NULL)) != NULL) {
+    bounce_queue(r, NULL, XS2S_STANZA_ERR_REMOTE_SERVER_TIMEOUT, text);
+    arm_queue_timer(r);
+  }
+}
