@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -779,4 +780,98 @@ const gw_component_conf *gw_config_component(const gw_config *cfg,
 const char *gw_log_level_name(gw_log_level level) {
   static const char *const names[] = {"error", "warning", "info", "debug"};
   return (unsigned)level < 4 ? names[level] : NULL;
+}
+
+/* -- Comparing engine settings -------------------------------------------- */
+
+typedef struct text {
+  char *p;
+  size_t len, cap;
+  int oom;
+} text;
+
+static void addf(text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void addf(text *t, const char *fmt, ...) {
+  for (int tries = 0; tries < 2 && !t->oom; tries++) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0,
+                      fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+      t->oom = 1;
+      return;
+    }
+    if (t->p && t->len + (size_t)n < t->cap) {
+      t->len += (size_t)n;
+      return;
+    }
+    size_t cap = (t->cap ? t->cap : 256) + (size_t)n + 256;
+    char *p = realloc(t->p, cap * 2);
+    if (!p)
+      t->oom = 1;
+    else
+      t->p = p, t->cap = cap * 2;
+  }
+}
+
+static void add_file(text *t, const char *what, const char *path) {
+  struct stat st;
+  if (!path)
+    return addf(t, "%s -\n", what);
+  if (stat(path, &st) != 0)
+    return addf(t, "%s %s missing\n", what, path);
+  addf(t, "%s %s %llu %lld %lld.%09ld\n", what, path,
+       (unsigned long long)st.st_ino, (long long)st.st_size,
+       (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+char *gw_config_engine_text(const xs2s_config *x) {
+  text t = {NULL, 0, 0, 0};
+  const char *cert, *key, *d;
+  for (size_t i = 0; (d = xs2s_config_domain_at(x, i, &cert, &key)); i++) {
+    addf(&t, "domain %s\n", d);
+    add_file(&t, " cert", cert);
+    add_file(&t, " key", key);
+  }
+  unsigned flags;
+  for (size_t i = 0; (d = xs2s_config_listener_at(x, i, &flags)); i++)
+    addf(&t, "listen %s %u\n", d, flags);
+  add_file(&t, "ca", xs2s_config_ca_file(x));
+  add_file(&t, "crl", xs2s_config_crl_file(x));
+  add_file(&t, "unbound", xs2s_config_unbound_config(x));
+  add_file(&t, "resolv", xs2s_config_resolv_conf(x));
+  const char *prio = xs2s_config_tls_priority(x);
+  const char *secret = xs2s_config_dialback_secret(x);
+  addf(&t, "system %d\npriority %s\nsecret %s\ntls %d\nrequire %d\n",
+       xs2s_config_system_trust(x), prio ? prio : "-", secret ? secret : "-",
+       (int)xs2s_config_tls_mode(x), xs2s_config_require_valid_cert(x));
+  xs2s_tls_mode mode;
+  int req;
+  for (size_t i = 0; (d = xs2s_config_remote_policy_at(x, i, &mode, &req));
+       i++)
+    addf(&t, "remote %s %d %d\n", d, (int)mode, req);
+  addf(&t, "privacy %d\n", (int)xs2s_config_privacy_mode(x));
+  for (int l = XS2S_PRIVACY_ALLOW_LIST; l <= XS2S_PRIVACY_DENY_LIST; l++)
+    for (size_t i = 0;
+         (d = xs2s_config_privacy_domain_at(x, (xs2s_privacy_mode)l, i)); i++)
+      addf(&t, "list %d %s\n", l, d);
+  for (size_t i = 0; (d = xs2s_config_route_domain_at(x, i)); i++) {
+    xs2s_route r;
+    for (size_t j = 0; xs2s_config_route_at(x, d, j, &r) == 0; j++)
+      addf(&t, "route %s %s %u %u\n", d, r.host, (unsigned)r.port, r.flags);
+  }
+  for (int l = 0; l < XS2S_LIMIT_COUNT_; l++)
+    addf(&t, "limit %d %llu\n", l,
+         (unsigned long long)xs2s_config_limit(x, (xs2s_limit)l));
+  for (int l = 0; l < XS2S_TIMEOUT_COUNT_; l++)
+    addf(&t, "timeout %d %llu\n", l,
+         (unsigned long long)xs2s_config_timeout(x, (xs2s_timeout)l));
+  if (t.oom) {
+    free(t.p);
+    return NULL;
+  }
+  return t.p;
 }

@@ -70,6 +70,13 @@ void gw_config_free(gw_config *cfg);
 const gw_component_conf *gw_config_component(const gw_config *cfg,
                                              const char *domain);
 
+/* A canonical text of every engine setting, with the identity (inode,
+ * size, modification time) of every file it names, so that two configs
+ * compare equal exactly when an engine made from either would behave the
+ * same, certificates renewed in place included. Secrets are part of it:
+ * never print it. Malloc'ed; NULL when out of memory. */
+char *gw_config_engine_text(const xs2s_config *x);
+
 /* "error", "warning", "info", "debug"; NULL out of range. */
 const char *gw_log_level_name(gw_log_level level);
 
