@@ -25,6 +25,27 @@ logging.basicConfig(level=logging.CRITICAL)
 from slixmpp.componentxmpp import ComponentXMPP  # noqa: E402
 
 
+STANZA_ERRORS = "{urn:ietf:params:xml:ns:xmpp-stanzas}"
+
+
+def error_of(msg):
+    """The condition and text of an error stanza, read from the XML: the
+    slixmpp 1.8 error plugin recognises <error/> in jabber:client only, not
+    in a component stream's namespace."""
+    cond, text = "undefined-condition", ""
+    for err in msg.xml:
+        if not err.tag.endswith("}error"):
+            continue
+        for c in err:
+            if not c.tag.startswith(STANZA_ERRORS):
+                continue
+            if c.tag == STANZA_ERRORS + "text":
+                text = c.text or ""
+            else:
+                cond = c.tag[len(STANZA_ERRORS):]
+    return cond, text
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--jid", required=True)
@@ -68,11 +89,9 @@ def main():
 
     def on_message(msg):
         if msg["type"] == "error":
-            cond = msg["error"]["condition"]
+            cond, text = error_of(msg)
             say("error reply from %s: %s%s" % (
-                msg["from"], cond,
-                (" (%s)" % msg["error"]["text"]) if msg["error"]["text"]
-                else ""))
+                msg["from"], cond, (" (%s)" % text) if text else ""))
             finish(3)
             return
         body = msg["body"]
