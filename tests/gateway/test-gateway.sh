@@ -59,6 +59,15 @@ expect "config error names file and line" 1 "bad.xml:3: unknown element <colour>
 expect "config check (-t) accepts a good file" 0 "configuration OK" \
   "$BUILD/examples/gateway/xs2s-gateway" -t -c "$GW_DIR/b.xml"
 
+# The commented sample parses (its certificates replaced by test ones).
+mkdir -p "$dir/sample/certs"
+cp "$GW_DIR/certs/a.test.pem" "$dir/sample/certs/chat.example.com.pem"
+cp "$GW_DIR/certs/a.test.key" "$dir/sample/certs/chat.example.com.key"
+sed "s|/etc/resolv.conf|$GW_DIR/dns.conf|" "$SRC/examples/gateway/gateway.xml" \
+  >"$dir/sample/gateway.xml"
+expect "the sample gateway.xml is valid" 0 "configuration OK (1 local domains, 1 components)" \
+  "$BUILD/examples/gateway/xs2s-gateway" -t -c "$dir/sample/gateway.xml"
+
 # -- Components authenticate or not ----------------------------------------
 expect "wrong component secret: not-authorized" 2 "stream error: not-authorized" \
   gw_component --jid a.test --secret wrong --host 127.0.0.23 --echo 1 --timeout 5
