@@ -328,8 +328,16 @@ ssize_t xs2s_tls_read(xs2s_tls *t, void *buf, size_t cap) {
       return n;
     if (n == 0)
       return peer_closed(t);
-    if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-      return t->out_oom ? fail(t, (int)n, XS2S_ERR_NOMEM) : 0;
+    if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+      if (t->out_oom)
+        return fail(t, (int)n, XS2S_ERR_NOMEM);
+      /* A TLS 1.3 post-handshake message (NewSessionTicket, KeyUpdate)
+       * makes GnuTLS return EAGAIN although records may follow in what
+       * was fed: keep reading until the input is used up. */
+      if (t->in.len > 0 || gnutls_record_check_pending(t->session) > 0)
+        continue;
+      return 0;
+    }
     if (n == GNUTLS_E_REHANDSHAKE) {
       /* TLS 1.2 renegotiation is not supported; say so and go on. */
       gnutls_alert_send(t->session, GNUTLS_AL_WARNING,

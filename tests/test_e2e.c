@@ -4,8 +4,8 @@
  *   test_e2e CERTS_DIR
  *
  * Two or three engines run in this one thread, driven by a small poll()
- * loop through the external-loop hooks (one engine, in the threads test,
- * runs the built-in loop in a thread of its own). Names come from
+ * loop through the external-loop hooks (the built-in loop is exercised by
+ * xs2s-echo in the examples and interop tests). Names come from
  * libunbound local data written to a temporary file; certificates are the
  * certtool ones of tests/data/make-certs.sh. Addresses: 127.0.0.31-35.
  */
@@ -549,6 +549,36 @@ static void test_listing_and_send_raw(void) {
   node_stop(&b);
 }
 
+static int a_empty(void *arg) {
+  node *n = arg;
+  return xs2s_ctx_foreach_conn(n->ctx, count_conn, NULL) == 0;
+}
+
+static void test_graceful_shutdown(void) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  node *ns[2] = {&a, &b};
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "before"), 0);
+  want w = {&b, 1, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  /* Queued for a domain that is still being reached: bounced. */
+  CHECK_INT(send_msg(&a, "alice@a.test", "carol@c.test", "queued"), 0);
+  CHECK_INT(xs2s_ctx_shutdown(a.ctx), 0);
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "late"),
+            XS2S_ERR_BAD_STATE);
+  CHECK(run_until(ns, 2, a_empty, &a, 10000));
+  CHECK_INT(a.bounces, 1);
+  CHECK(b.downs >= 1);
+  check_books(&a);
+  node_stop(&a);
+  node_stop(&b);
+}
+
 static int write_dns(const char *path) {
   FILE *f = fopen(path, "w");
   if (!f)
@@ -592,6 +622,7 @@ int main(int argc, char **argv) {
   RUN(test_idle_close);
   RUN(test_privacy);
   RUN(test_listing_and_send_raw);
+  RUN(test_graceful_shutdown);
   unlink(dns_conf);
   rmdir(dir);
   return check_finish();
