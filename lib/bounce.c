@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include <xs2s/xs2s.h>
+
 static int is(const char *a, const char *b) {
   return a && strcmp(a, b) == 0;
 }
@@ -113,4 +115,13 @@ int xs2s__bounce_build(const xs2s_stanza *orig, xs2s_stanza_condition cond,
   }
   *out = reply;
   return 0;
+}
+
+int xs2s_stanza_error_reply(const xs2s_stanza *orig,
+                            xs2s_stanza_condition cond, const char *text,
+                            xs2s_stanza **out) {
+  if (!out)
+    return XS2S_ERR_INVALID_ARGUMENT;
+  return xs2s__bounce_build(orig, cond, text, NULL,
+                            XS2S_ERROR_REPLY_MAX_PAYLOAD, NULL, out);
 }

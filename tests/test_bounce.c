@@ -2,6 +2,8 @@
  * element, which stanzas are never answered, and running out of memory. */
 #include <stdlib.h>
 
+#include <xs2s/xs2s.h>
+
 #include "bounce.h"
 #include "check.h"
 
@@ -274,6 +276,39 @@ static void test_out_of_memory(void) {
   xs2s_stanza_free(s);
 }
 
+/* The public entry point: the same reply, payload within the bound, and
+ * nothing for a stanza that must not be answered. */
+static void test_public_reply(void) {
+  xs2s_stanza *orig = parse(
+      "<iq xmlns='jabber:component:accept' from='bot.a.test' "
+      "to='b.test' type='get' id='q1'><ping xmlns='urn:xmpp:ping'/></iq>");
+  xs2s_stanza *reply = NULL;
+  CHECK_INT(xs2s_stanza_error_reply(orig, XS2S_STANZA_ERR_SERVICE_UNAVAILABLE,
+                                    NULL, &reply),
+            0);
+  CHECK(xs2s_stanza_is(reply, "iq", XS2S_NS_COMPONENT));
+  CHECK_STR(xs2s_stanza_attr(reply, "to"), "bot.a.test");
+  CHECK_STR(xs2s_stanza_attr(reply, "from"), "b.test");
+  CHECK_STR(xs2s_stanza_attr(reply, "id"), "q1");
+  CHECK(xs2s_stanza_find_child(reply, "ping", "urn:xmpp:ping") != NULL);
+  const xs2s_stanza *err = xs2s_stanza_find_child(reply, "error", NULL);
+  CHECK(err && xs2s_stanza_find_child(err, "service-unavailable",
+                                      XS2S_NS_STANZA_ERRORS));
+  CHECK(xs2s_stanza_attr(err, "by") == NULL);
+  xs2s_stanza *none = (xs2s_stanza *)1;
+  CHECK_INT(xs2s_stanza_error_reply(reply, XS2S_STANZA_ERR_SERVICE_UNAVAILABLE,
+                                    NULL, &none),
+            1);
+  CHECK(none == NULL);
+  CHECK_INT(xs2s_stanza_error_reply(orig, XS2S_STANZA_ERR_NONE, NULL, &none),
+            XS2S_ERR_INVALID_ARGUMENT);
+  CHECK_INT(xs2s_stanza_error_reply(orig, XS2S_STANZA_ERR_CONFLICT, NULL,
+                                    NULL),
+            XS2S_ERR_INVALID_ARGUMENT);
+  xs2s_stanza_free(reply);
+  xs2s_stanza_free(orig);
+}
+
 int main(void) {
   RUN(test_message);
   RUN(test_payload_limit_and_minimal);
@@ -281,5 +316,6 @@ int main(void) {
   RUN(test_which_are_answered);
   RUN(test_bad_arguments);
   RUN(test_out_of_memory);
+  RUN(test_public_reply);
   return check_finish();
 }

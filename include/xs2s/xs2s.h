@@ -762,6 +762,35 @@ XS2S_EXTERN size_t xs2s_config_listener_count(const xs2s_config *cfg);
 XS2S_EXTERN const char *xs2s_config_listener_at(const xs2s_config *cfg,
                                                 size_t i, unsigned *flags);
 
+/* -- Stanza error replies ------------------------------------------------- */
+
+/** The original's children are copied into an error reply when the whole
+ * original serialises to at most this many bytes. */
+#define XS2S_ERROR_REPLY_MAX_PAYLOAD 4096
+
+/**
+ * xs2s_stanza_error_reply - build the RFC 6120 error reply to a stanza.
+ * @orig: the stanza that failed (message, presence or iq).
+ * @cond: the stanza-error condition (not XS2S_STANZA_ERR_NONE); the error
+ *        type is the one RFC 6120 pairs with it.
+ * @text: optional English text for the <text/> element, or NULL.
+ * @out: receives the reply, a new tree owned by the caller.
+ *
+ * The reply swaps 'from' and 'to', keeps the id, name and namespace, has
+ * type 'error', and carries the original's payload when it is small
+ * (XS2S_ERROR_REPLY_MAX_PAYLOAD). Some stanzas must never be answered, so
+ * that two entities cannot bounce errors at each other forever: errors, iq
+ * results, unavailable presence, presence probes, anything without 'from'.
+ * This is the reply the engine itself sends on streams.
+ *
+ * Returns 0 with *@out set; 1 with *@out NULL when no reply is due;
+ * XS2S_ERR_INVALID_ARGUMENT (not an element, bad condition, @out NULL);
+ * XS2S_ERR_NOMEM. Thread-safe for distinct stanzas.
+ */
+XS2S_EXTERN int xs2s_stanza_error_reply(const xs2s_stanza *orig,
+                                        xs2s_stanza_condition cond,
+                                        const char *text, xs2s_stanza **out);
+
 /* ------------------------------------------------------------------------ */
 /* Event-loop integration types                                             */
 /* ------------------------------------------------------------------------ */

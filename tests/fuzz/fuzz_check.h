@@ -22,7 +22,7 @@
   } while (0)
 
 /* The standalone XML of @s, malloc'ed; *@len receives its length. */
-static char *fuzz_serialize(const xs2s_stanza *s, size_t *len) {
+static inline char *fuzz_serialize(const xs2s_stanza *s, size_t *len) {
   size_t need = 0;
   FUZZ_ASSERT(xs2s_stanza_serialize(s, NULL, 0, &need) ==
               XS2S_ERR_BUFFER_TOO_SMALL);
@@ -36,7 +36,7 @@ static char *fuzz_serialize(const xs2s_stanza *s, size_t *len) {
 /* @s serialises, parses back (unless a limit is hit: declarations added
  * for a standalone document count as attributes) to a tree that
  * serialises the same, and copies faithfully. */
-static void fuzz_check_round_trip(const xs2s_stanza *s) {
+static inline void fuzz_check_round_trip(const xs2s_stanza *s) {
   size_t len = 0, len2 = 0;
   char *xml = fuzz_serialize(s, &len);
   if (xs2s_stanza_type(s) == XS2S_NODE_ELEMENT) {
