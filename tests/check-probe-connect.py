@@ -256,7 +256,19 @@ try:
     check(any("TLS" in r for r in c.get("reasons", [])),
           f"direct: reason ({reasons(c)})")
 
-    # 9. Usage and resolution errors: exit 3.
+    # 9. A server that does not serve the domain: its stream error is the
+    # reason (reachable, exit 1).
+    o = probe("--route", f"z.test={ADDR}:{good}", "z.test", want_exit=1,
+              label="host-unknown")
+    c = o["candidates"][0]
+    check(c.get("ended", {}) is not None
+          and c["ended"].get("by") == "peer"
+          and c["ended"].get("condition") == "host-unknown",
+          f"host-unknown: ended {c.get('ended')}")
+    check(any("<host-unknown/>" in r for r in c.get("reasons", [])),
+          f"host-unknown: reason ({reasons(c)})")
+
+    # 10. Usage and resolution errors: exit 3.
     probe("a.test", "extra", want_exit=3, label="usage", text=True)
     probe("--timeout", "soon", "a.test", want_exit=3, label="bad timeout",
           text=True)

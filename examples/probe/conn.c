@@ -155,8 +155,8 @@ static void on_closed(xs2s_session *s, const xs2s_session_close_info *info,
   conn *c = ud;
   probe_report *r = c->r;
   (void)s;
-  if (c->closing && info->origin == XS2S_CLOSED_LOCALLY && !info->error)
-    return; /* our own close after seeing everything */
+  if (c->closing)
+    return; /* our own close after seeing everything: how it went is moot */
   r->ended = 1;
   r->close = *info;
   free(r->close_text);
@@ -172,7 +172,8 @@ static void on_log(xs2s_session *s, xs2s_session_log_level level,
                    const char *msg, void *ud) {
   conn *c = ud;
   (void)s;
-  if (c->o->verbose && level <= XS2S_SESSION_LOG_DEBUG)
+  (void)level;
+  if (c->o->verbose)
     fprintf(stderr, "xs2s-probe: [%zu] %s\n", c->r->index, msg);
 }
 
@@ -436,6 +437,8 @@ void probe_candidate(const probe_options *o, probe_report *r) {
   const xs2s_resolve_candidate *cand = r->cand;
   int fd = -1;
   uint64_t deadline = 0;
+  /* Addresses in the resolver's order until one connects (the first
+   * PROBE_MAX_ATTEMPTS: more is a DNS problem the report shows anyway). */
   for (size_t i = 0; i < cand->naddrs && i < PROBE_MAX_ATTEMPTS; i++) {
     deadline = mono_ms() + o->timeout_ms;
     probe_attempt *at = &r->attempts[r->nattempts++];
@@ -449,13 +452,11 @@ void probe_candidate(const probe_options *o, probe_report *r) {
     return;
   conn c = {.o = o, .r = r, .fd = fd, .deadline = deadline};
   int rc = start_session(&c);
-  if (rc < 0) {
+  if (rc < 0) /* out of memory, or GnuTLS refused the set-up */
     fprintf(stderr, "xs2s-probe: cannot start a stream: %s\n",
             xs2s_strerror(rc));
-    r->tls_error = dup_str(xs2s_strerror(rc));
-  } else {
+  else
     run(&c);
-  }
   close(fd);
 }
 
