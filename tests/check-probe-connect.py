@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """xs2s-probe against real receiving xs2s sessions on loopback (probe_peer,
-with the certtool certificates): the JSON verdict, reasons and exit status
-for a valid certificate, a certificate for another name, a self-signed one,
-one from an unknown CA, a server without STARTTLS, SRV records whose first
-target refuses the connection, nothing listening at all, a port that never
-answers, direct TLS against a STARTTLS port, and the human report.
+with the certtool certificates) and a few scripted servers: the JSON
+verdict, reasons and exit status for a valid certificate, a certificate for
+another name, a self-signed one, one from an unknown CA, a server without
+STARTTLS, SRV records whose first target refuses the connection, nothing
+listening at all, a port that never answers, direct TLS against a STARTTLS
+port, a server that does not serve the domain, a server that refuses
+STARTTLS, usage and resolution errors, and the human report.
 
 usage: check-probe-connect.py PROBE PEER CERTDIR
 """
@@ -14,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 
 PROBE, PEER, CERTS = sys.argv[1], sys.argv[2], sys.argv[3]
 ADDR = "127.0.0.1"
@@ -50,6 +53,28 @@ def refused_port():
     s = socket.socket()
     s.bind((ADDR, 0))
     return s, s.getsockname()[1]
+
+
+def scripted_peer(answers):
+    """A one-connection server on ADDR that answers each thing the probe
+    sends with the next of ANSWERS (the first answers the stream header),
+    then closes. Returns its port."""
+    srv = socket.socket()
+    srv.bind((ADDR, 0))
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            conn.settimeout(10)
+            for answer in answers:
+                if not conn.recv(4096):
+                    break
+                conn.sendall(answer.encode())
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1]
 
 
 def probe(*args, want_exit, label, text=False):
@@ -268,7 +293,21 @@ try:
     check(any("<host-unknown/>" in r for r in c.get("reasons", [])),
           f"host-unknown: reason ({reasons(c)})")
 
-    # 10. Usage and resolution errors: exit 3.
+    # 10. A server that offers STARTTLS and then refuses it.
+    port = scripted_peer([
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+        "xmlns:stream='http://etherx.jabber.org/streams' from='a.test' "
+        "id='s1' version='1.0'><stream:features><starttls "
+        "xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>",
+        "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>"])
+    o = routed(port, "starttls refused", 1)
+    c = o["candidates"][0]
+    check(c.get("handshake", {}).get("established") is False,
+          "starttls refused: no TLS")
+    check(any("refused STARTTLS" in r for r in c.get("reasons", [])),
+          f"starttls refused: reason ({reasons(c)})")
+
+    # 11. Usage and resolution errors: exit 3.
     probe("a.test", "extra", want_exit=3, label="usage", text=True)
     probe("--timeout", "soon", "a.test", want_exit=3, label="bad timeout",
           text=True)

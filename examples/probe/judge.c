@@ -161,7 +161,6 @@ static void judge_end(const probe_options *o, probe_report *r) {
   case XS2S_ERR_TLS:
     if (r->phase == PROBE_PHASE_STARTTLS) {
       REASON(r, "the server refused STARTTLS (it answered <failure/>)");
-      r->starttls_refused = 1;
       return;
     }
     break;

@@ -80,7 +80,6 @@ typedef struct probe_report {
   /* TLS. */
   int tls_tried;
   int tls_established;
-  int starttls_refused;
   char *tls_error;
   xs2s_tls_info tls_info;
   const xs2s_tls_cert_info *cert; /* NULL: none presented or undecodable */
