@@ -230,6 +230,10 @@ int xs2s__session_send_header(xs2s_session *s) {
   int rc;
   if (!from)
     from = s->local_domains[0];
+  /* Receiving: an id also when the header only precedes a stream error
+   * (RFC 6120 4.7.3 makes it required in every response header). */
+  if (!initiating && !s->stream_id && (rc = new_stream_id(s)) < 0)
+    return rc;
   if ((rc = xs2s__session_write_str(
            s, "<?xml version='1.0'?><stream:stream xmlns='" XS2S_NS_SERVER
               "' xmlns:stream='" XS2S_NS_STREAMS

@@ -78,6 +78,12 @@ int xs2s__features_read(xs2s_session *s, const xs2s_stanza *features) {
                     s->peer_requires_starttls ? "(required)" : "",
                     s->peer_offers_external ? " sasl-external" : "",
                     s->peer_dialback_feature ? " dialback" : "");
+  if (s->cb.features) {
+    s->cb.features(s, features, s->user_data);
+    /* Closed from the callback: act on nothing. */
+    if (s->state != XS2S_SESSION_WAIT_FEATURES)
+      return 0;
+  }
   return xs2s__features_act(s);
 }
 

@@ -105,6 +105,21 @@ static int copy_domains(xs2s_tls *t, const xs2s_tls_options *o) {
   return rc;
 }
 
+/* A handshake message after the handshake (a TLS 1.3 NewSessionTicket or
+ * KeyUpdate) was processed: gnutls_record_recv() then returns
+ * GNUTLS_E_AGAIN although records may still be buffered behind it. */
+static int post_handshake_hook(gnutls_session_t s, unsigned htype,
+                               unsigned when, unsigned incoming,
+                               const gnutls_datum_t *msg) {
+  (void)htype;
+  (void)when;
+  (void)msg;
+  xs2s_tls *t = gnutls_session_get_ptr(s);
+  if (incoming && t->established)
+    t->post_handshake = 1;
+  return 0;
+}
+
 static int setup_session(xs2s_tls *t) {
   gnutls_session_t s = t->session;
   /* Default: the system's policy, without the versions RFC 8996 retired. */
@@ -120,6 +135,8 @@ static int setup_session(xs2s_tls *t) {
   gnutls_transport_set_ptr(s, t);
   gnutls_transport_set_push_function(s, push_fn);
   gnutls_transport_set_pull_function(s, pull_fn);
+  gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_ANY,
+                                     GNUTLS_HOOK_POST, post_handshake_hook);
   if (t->role == XS2S_TLS_INITIATING) {
     rc = gnutls_server_name_set(s, GNUTLS_NAME_DNS, t->remote_domain,
                                 strlen(t->remote_domain));
@@ -331,12 +348,10 @@ ssize_t xs2s_tls_read(xs2s_tls *t, void *buf, size_t cap) {
     if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
       if (t->out_oom)
         return fail(t, (int)n, XS2S_ERR_NOMEM);
-      /* A TLS 1.3 post-handshake message (NewSessionTicket, KeyUpdate)
-       * makes GnuTLS return EAGAIN although records may follow in what
-       * was fed: keep reading until the input is used up. */
-      if (t->in.len > 0 || gnutls_record_check_pending(t->session) > 0)
-        continue;
-      return 0;
+      if (!t->post_handshake)
+        return 0;
+      t->post_handshake = 0; /* look behind it */
+      continue;
     }
     if (n == GNUTLS_E_REHANDSHAKE) {
       /* TLS 1.2 renegotiation is not supported; say so and go on. */

@@ -113,6 +113,7 @@ struct xs2s_tls {
   xs2s__buf out;       /* ciphertext produced, not yet taken */
   int out_oom;         /* the push function ran out of memory */
   int established;     /* the handshake completed (stays set) */
+  int post_handshake;  /* a post-handshake message was just processed */
   char detail[160];    /* reason of the last failure */
   /* Filled when the handshake completes. */
   char *sni;

@@ -87,14 +87,14 @@ check([(c["host"], c["port"], c["addresses"]) for c in f.get("candidates", [])]
       == [("plain.example", 5269, ["2001:db8::80", "192.0.2.80"])],
       "plain: the domain on 5269")
 
-# "." : an error object, exit 1.
-n = probe_json("noservice.example", want_exit=1)
+# "." : an error object, exit 3 (name resolution error).
+n = probe_json("noservice.example", want_exit=3)
 check(n.get("domain") == "noservice.example", "noservice: domain")
 check(n.get("error") == "remote-server-not-found", "noservice: condition")
 check(n.get("code") == "XS2S_ERR_DNS_NO_SERVICE", "noservice: code")
 check(not n.get("candidates"), "noservice: no candidates")
 
-x = probe_json("nx.example", want_exit=1)
+x = probe_json("nx.example", want_exit=3)
 check(x.get("error") == "remote-server-not-found", "nx: condition")
 check(x.get("code") == "XS2S_ERR_DNS_NXDOMAIN", "nx: code")
 
@@ -116,10 +116,22 @@ lines = [line for line in text.splitlines() if line.strip().startswith("1 ")]
 check(len(lines) == 1 and "xmpp-server.l.google.example" in lines[0]
       and "5269" in lines[0], "table: row 1 is the priority-5 record")
 
-# Usage errors.
-probe("google.example", "extra", want_exit=2)
-run = subprocess.run([PROBE, "google.example"], capture_output=True)
-check(run.returncode == 2, "without --resolve-only: exit 2")
+# Usage errors: exit 3.
+probe("google.example", "extra", want_exit=3)
+
+# Without --resolve-only a failed resolution ends the probe before any
+# connection: exit 3 and the resolver's error.
+run = subprocess.run([PROBE, "--json", "--resolver-conf", CONF,
+                      "noservice.example"], capture_output=True, text=True,
+                     timeout=60)
+check(run.returncode == 3, f"full probe, no service: exit {run.returncode}")
+try:
+    full = json.loads(run.stdout)
+except ValueError:
+    full = {}
+check(full.get("verdict") == "resolution-failed"
+      and full.get("code") == "XS2S_ERR_DNS_NO_SERVICE"
+      and full.get("candidates") == [], "full probe, no service: JSON")
 
 print(f"probe checks done, {len(failures)} failed")
 sys.exit(1 if failures else 0)

@@ -98,6 +98,22 @@ static void cb_want_write(xs2s_session *s, void *ud) {
   ((h_peer *)ud)->n_want_write++;
 }
 
+static void cb_features(xs2s_session *s, const xs2s_stanza *f, void *ud) {
+  h_peer *p = ud;
+  unsigned bits = xs2s_session_is_secure(s) ? H_FEAT_SECURE : 0;
+  if (xs2s_stanza_find_child(f, "starttls", XS2S_NS_TLS))
+    bits |= H_FEAT_STARTTLS;
+  if (xs2s_stanza_find_child(f, "mechanisms", XS2S_NS_SASL))
+    bits |= H_FEAT_EXTERNAL;
+  if (xs2s_dialback_feature_parse(f) & XS2S_DIALBACK_FEATURE_OFFERED)
+    bits |= H_FEAT_DIALBACK;
+  if (p->n_features < H_MAX)
+    p->features[p->n_features] = bits;
+  p->n_features++;
+  if (p->close_on_features == p->n_features)
+    xs2s_session_close(s, XS2S_STREAM_ERR_NONE, NULL);
+}
+
 static const xs2s_session_callbacks callbacks = {
     .stanza = cb_stanza,
     .authenticated = cb_authenticated,
@@ -107,6 +123,7 @@ static const xs2s_session_callbacks callbacks = {
     .closed = cb_closed,
     .log = cb_log,
     .want_write = cb_want_write,
+    .features = cb_features,
 };
 
 /* ---------------------------------------------------------------------- */

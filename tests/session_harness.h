@@ -58,8 +58,18 @@ typedef struct h_peer {
   xs2s_session_close_info close;
   char close_text[256];
   int n_want_write;
+  int n_features;               /* features callbacks so far */
+  unsigned features[H_MAX];     /* each: H_FEAT_* bits seen */
+  int close_on_features;        /* test: close from the Nth callback (0: no) */
   int routed; /* requests or answers already handed on */
 } h_peer;
+
+/* h_peer.features bits: what one <stream:features/> held, and whether
+ * TLS was on when it came. */
+#define H_FEAT_STARTTLS 0x1u
+#define H_FEAT_EXTERNAL 0x2u
+#define H_FEAT_DIALBACK 0x4u
+#define H_FEAT_SECURE 0x8u
 
 /* Rewrites bytes on their way: @dir 0 is initiating to receiving. Returns
  * the new length (at most @cap). */

@@ -447,6 +447,60 @@ static void test_chunked_tls(void) {
   xs2s_tls_creds_unref(B.creds);
 }
 
+/* The features callback sees each stream's features (before TLS, after
+ * TLS, after SASL) before the session acts on them; closing from it stops
+ * the negotiation there. */
+static void one_features_case(int close_at) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL, NULL, {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL, {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  l->a.close_on_features = close_at;
+  h_run(&w);
+  /* STARTTLS, SASL: three streams. */
+  int calls = close_at ? close_at : 3;
+  CHECK_INT(l->a.n_features, calls);
+  CHECK_INT(l->b.n_features, 0); /* initiating side only */
+  /* Required mode offers STARTTLS and nothing else; after TLS, SASL
+   * EXTERNAL and dialback. */
+  CHECK_INT(l->a.features[0], H_FEAT_STARTTLS);
+  if (calls > 1)
+    CHECK_INT(l->a.features[1],
+              H_FEAT_SECURE | H_FEAT_EXTERNAL | H_FEAT_DIALBACK);
+  if (calls > 2)
+    CHECK_INT(l->a.features[2], H_FEAT_SECURE | H_FEAT_DIALBACK);
+  if (close_at == 0) {
+    CHECK(h_authenticated(&l->a, "a.test", "b.test",
+                          XS2S_AUTH_SASL_EXTERNAL));
+  } else {
+    /* Nothing was acted on: no TLS after the first, no SASL after the
+     * second; an orderly close on both ends. */
+    CHECK_INT(xs2s_session_is_secure(l->a.s), close_at > 1);
+    CHECK_INT(l->a.n_auth, 0);
+    CHECK_INT(l->b.n_auth, 0);
+    CHECK_INT(xs2s_session_get_state(l->a.s), XS2S_SESSION_CLOSED);
+    CHECK_INT(xs2s_session_get_state(l->b.s), XS2S_SESSION_CLOSED);
+    CHECK_INT(l->a.close.error, 0);
+    CHECK_INT(l->a.close.origin, XS2S_CLOSED_LOCALLY);
+    CHECK_INT(l->b.close.error, 0);
+    CHECK_INT(l->b.close.origin, XS2S_CLOSED_BY_PEER);
+  }
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+static void test_features_callback(void) {
+  one_features_case(0);
+  one_features_case(1);
+  one_features_case(2);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s CERTDIR\n", argv[0]);
@@ -464,5 +518,6 @@ int main(int argc, char **argv) {
   RUN(test_starttls_refused);
   RUN(test_starttls_not_offered);
   RUN(test_chunked_tls);
+  RUN(test_features_callback);
   return check_finish();
 }

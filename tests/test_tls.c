@@ -18,6 +18,7 @@
 #include <xs2s/tls.h>
 
 #include "check.h"
+#include "tls_int.h" /* the GnuTLS session, to send a KeyUpdate */
 
 static const char *certs_dir;
 static uint64_t now_ms;
@@ -687,6 +688,36 @@ static void test_peer_cert_details(void) {
   xs2s_tls_creds_unref(cc);
 }
 
+/* Handshake messages after the handshake (TLS 1.3 KeyUpdate here; OpenSSL
+ * servers such as Prosody's send NewSessionTickets) followed by data in the
+ * same input: the first read returns the data, not "feed more". */
+static void test_post_handshake_messages(void) {
+  xs2s_tls_creds *cc = creds_with(NULL, NULL, 1);
+  xs2s_tls_creds *sc = creds_with("a.test", NULL, 1);
+  pair p = {0};
+  pair_open(&p, cc, sc, "a.test", NULL, 0, 0);
+  handshake(&p, 0);
+  CHECK_INT(gnutls_protocol_get_version(p.s->session), GNUTLS_TLS1_3);
+  CHECK_INT(gnutls_session_key_update(p.s->session, 0), 0);
+  CHECK_INT(gnutls_session_key_update(p.s->session, 0), 0);
+  CHECK_INT(xs2s_tls_write(p.s, "after", 5), 0);
+  CHECK(move(p.s, p.c) > 0);
+  char buf[16];
+  CHECK_INT(xs2s_tls_read(p.c, buf, sizeof(buf)), 5);
+  CHECK(memcmp(buf, "after", 5) == 0);
+  CHECK_INT(xs2s_tls_read(p.c, buf, sizeof(buf)), 0);
+  /* Nothing behind it: "feed more", not a spin. */
+  CHECK_INT(gnutls_session_key_update(p.s->session, 0), 0);
+  CHECK(move(p.s, p.c) > 0);
+  CHECK_INT(xs2s_tls_read(p.c, buf, sizeof(buf)), 0);
+  CHECK_INT(xs2s_tls_write(p.s, "again", 5), 0);
+  move(p.s, p.c);
+  CHECK_INT(xs2s_tls_read(p.c, buf, sizeof(buf)), 5);
+  pair_close(&p);
+  xs2s_tls_creds_unref(cc);
+  xs2s_tls_creds_unref(sc);
+}
+
 static void test_bye(void) {
   xs2s_tls_creds *cc = creds_with(NULL, NULL, 1);
   xs2s_tls_creds *sc = creds_with("a.test", NULL, 1);
@@ -935,6 +966,7 @@ int main(int argc, char **argv) {
   RUN(test_dane);
   RUN(test_dane_several_records);
   RUN(test_peer_cert_details);
+  RUN(test_post_handshake_messages);
   RUN(test_bye);
   RUN(test_handshake_failures);
   RUN(test_creds_errors);

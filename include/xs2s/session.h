@@ -190,6 +190,15 @@ typedef struct xs2s_session_callbacks {
   /** Output became pending after having been empty: a hint to poll for
    * writability. Not called from within xs2s_session_consume(). */
   void (*want_write)(xs2s_session *s, void *user_data);
+  /** Initiating: the peer's <stream:features/> arrived, once per stream
+   * (so again after STARTTLS and after SASL), before the session acts on
+   * it. @features is lent for the call. For diagnostics (xs2s-probe shows
+   * what a server offers): the session reads the features itself, so
+   * nothing needs to be done here. The callback may end the stream with
+   * xs2s_session_close(); the session then does not act on the features
+   * (no <starttls/>, <auth/> or key is sent). */
+  void (*features)(xs2s_session *s, const xs2s_stanza *features,
+                   void *user_data);
 } xs2s_session_callbacks;
 
 /** Timeout value meaning "never". */
