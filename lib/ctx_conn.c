@@ -209,6 +209,23 @@ static int allow_domain(const char *domain, void *ud) {
   return xs2s__policy_may_talk(ctx->cfg, domain) == 0;
 }
 
+/* The DNSSEC-secure TLSA records of the candidate @r is connecting to, as
+ * the TLS layer takes them (RFC 7673: only a secure answer counts). */
+static size_t candidate_tlsa(const xs2s__remote *r, xs2s_tlsa *out,
+                             size_t cap) {
+  if (!r->res || r->cand >= r->res->ncandidates)
+    return 0;
+  const xs2s_resolve_candidate *c = &r->res->candidates[r->cand];
+  if (!c->tlsa_checked || c->tlsa_dnssec != XS2S_DNSSEC_SECURE)
+    return 0;
+  size_t n = c->ntlsa < cap ? c->ntlsa : cap;
+  for (size_t i = 0; i < n; i++)
+    out[i] = (xs2s_tlsa){c->tlsa[i].usage, c->tlsa[i].selector,
+                         c->tlsa[i].matching_type, c->tlsa[i].data,
+                         c->tlsa[i].len};
+  return n;
+}
+
 static int make_session(xs2s__conn *c, xs2s_session_role role,
                         const char *first_local) {
   xs2s_ctx *ctx = c->ctx;
@@ -225,7 +242,10 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
   sc.role = role;
   sc.local_domains = locals;
   sc.local_domain_count = n;
+  xs2s_tlsa tlsa[16];
   if (role == XS2S_SESSION_INITIATING) {
+    sc.tlsa = tlsa;
+    sc.tlsa_count = candidate_tlsa(c->remote, tlsa, 16);
     sc.remote_domain = c->remote->name;
     sc.security = security_of(c->remote->pol.tls_mode);
     sc.require_valid_certificate = c->remote->pol.require_valid_cert;

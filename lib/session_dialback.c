@@ -304,6 +304,7 @@ static xs2s_stanza_condition abandon_condition(const xs2s_session *s) {
   case XS2S_ERR_POLICY:
   case XS2S_ERR_CERT_UNTRUSTED:
   case XS2S_ERR_CERT_NAME_MISMATCH:
+  case XS2S_ERR_DANE_MISMATCH:
     return XS2S_STANZA_ERR_POLICY_VIOLATION;
   default:
     return XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND;

@@ -114,10 +114,17 @@ int xs2s__features_act(xs2s_session *s) {
   int rc = act_tls(s);
   if (rc != 0)
     return rc < 0 ? rc : 0;
-  if (s->require_valid_cert &&
-      !xs2s__tls_peer_valid_for(s, s->remote_domain))
-    return xs2s__session_fail(s, XS2S_ERR_CERT_UNTRUSTED,
-                              XS2S_STREAM_ERR_POLICY_VIOLATION,
+  /* Secure TLSA records that no certificate matches fail closed (RFC 7673)
+   * whatever the policy; otherwise only a required certificate must hold. */
+  int why = s->require_valid_cert || s->tlsa_count > 0
+                ? xs2s__tls_peer_check(s, s->remote_domain)
+                : 0;
+  if (why == XS2S_ERR_DANE_MISMATCH)
+    return xs2s__session_fail(s, why, XS2S_STREAM_ERR_POLICY_VIOLATION,
+                              "peer certificate matches none of the "
+                              "domain's DANE records");
+  if (why < 0 && s->require_valid_cert)
+    return xs2s__session_fail(s, why, XS2S_STREAM_ERR_POLICY_VIOLATION,
                               "peer certificate does not prove its domain");
   if (s->verify_only)
     return xs2s__session_event(s, XS2S__EV_NEGOTIATED);

@@ -174,6 +174,10 @@ int xs2s__tls_recv(xs2s_session *s, const uint8_t *data, size_t len);
 int xs2s__tls_send(xs2s_session *s, const char *data, size_t len);
 int xs2s__tls_close(xs2s_session *s);
 /* Whether the peer's certificate is trusted and names @domain. */
+/* Whether the peer's certificate proves @domain (with the DANE records the
+ * session holds, when initiating): 0, or why not (XS2S_ERR_DANE_MISMATCH,
+ * XS2S_ERR_CERT_NAME_MISMATCH, XS2S_ERR_CERT_UNTRUSTED). */
+int xs2s__tls_peer_check(xs2s_session *s, const char *domain);
 int xs2s__tls_peer_valid_for(xs2s_session *s, const char *domain);
 /* Whether TLS is required but not (yet) on: nothing but negotiation. */
 int xs2s__tls_missing(const xs2s_session *s);

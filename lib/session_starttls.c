@@ -193,9 +193,9 @@ int xs2s__tls_close(xs2s_session *s) {
   return rc;
 }
 
-int xs2s__tls_peer_valid_for(xs2s_session *s, const char *domain) {
+int xs2s__tls_peer_check(xs2s_session *s, const char *domain) {
   if (s->tls_state != XS2S__TLS_ACTIVE || !domain)
-    return 0;
+    return XS2S_ERR_CERT_UNTRUSTED;
   int initiating = s->role == XS2S_SESSION_INITIATING;
   xs2s_tls_verify_result res;
   memset(&res, 0, sizeof(res));
@@ -206,6 +206,17 @@ int xs2s__tls_peer_valid_for(xs2s_session *s, const char *domain) {
                     "certificate for '%s': chain %s, name %s%s", domain,
                     xs2s_tls_chain_status_name(res.chain),
                     xs2s_tls_name_match_name(res.name),
-                    rc == 0 ? ", authenticated" : "");
-  return rc == 0 && res.authenticated;
+                    rc == 0 && res.authenticated ? ", authenticated" : "");
+  if (rc < 0)
+    return rc;
+  if (res.authenticated)
+    return 0;
+  if (res.dane == XS2S_TLS_DANE_MISMATCH)
+    return XS2S_ERR_DANE_MISMATCH;
+  return res.chain == XS2S_TLS_CHAIN_TRUSTED ? XS2S_ERR_CERT_NAME_MISMATCH
+                                             : XS2S_ERR_CERT_UNTRUSTED;
+}
+
+int xs2s__tls_peer_valid_for(xs2s_session *s, const char *domain) {
+  return xs2s__tls_peer_check(s, domain) == 0;
 }

@@ -193,6 +193,8 @@ static void peer_open(h_world *w, h_peer *p, h_server *srv,
       .verify_only = verify_only,
       .mem = srv->mem,
       .limits = srv->limits,
+      .tlsa = role == XS2S_SESSION_INITIATING ? w->tlsa : NULL,
+      .tlsa_count = role == XS2S_SESSION_INITIATING ? w->tlsa_count : 0,
   };
   int rc = xs2s_session_new(&p->s, &cfg, &callbacks, p, w->now);
   if (rc < 0 && !srv->mem) {

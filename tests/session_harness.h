@@ -94,6 +94,10 @@ typedef struct h_world {
   int nlinks;
   int hold_requests; /* do not route verify requests */
   xs2s_mem mem;
+  /* DANE records every initiating session holds for its peer (as an
+   * engine would pass the resolver's DNSSEC-secure TLSA answer). */
+  const xs2s_tlsa *tlsa;
+  size_t tlsa_count;
 } h_world;
 
 void h_world_init(h_world *w);

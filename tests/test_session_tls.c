@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+
 #include "check.h"
 #include "session_harness.h"
 
@@ -221,6 +225,76 @@ static void test_initiating_requires_peer_cert(void) {
   h_world_free(&w);
   xs2s_tls_creds_unref(A.creds);
   xs2s_tls_creds_unref(S.creds);
+}
+
+/* ---------------------------------------------------------------------- */
+/* DANE                                                                   */
+/* ---------------------------------------------------------------------- */
+
+/* SHA-256 of the SubjectPublicKeyInfo of certificate @name (TLSA 3 1 1). */
+static void spki_sha256(const char *name, unsigned char out[32]) {
+  char file[512];
+  snprintf(file, sizeof(file), "%s/%s.pem", certs, name);
+  gnutls_datum_t pem = {NULL, 0}, der = {NULL, 0};
+  gnutls_x509_crt_t crt;
+  gnutls_pubkey_t pub;
+  CHECK_INT(gnutls_load_file(file, &pem), 0);
+  gnutls_x509_crt_init(&crt);
+  gnutls_pubkey_init(&pub);
+  CHECK_INT(gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM), 0);
+  CHECK_INT(gnutls_pubkey_import_x509(pub, crt, 0), 0);
+  CHECK_INT(gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der), 0);
+  gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, out);
+  gnutls_free(der.data);
+  gnutls_free(pem.data);
+  gnutls_pubkey_deinit(pub);
+  gnutls_x509_crt_deinit(crt);
+}
+
+/* An initiating side that requires a valid certificate connects to a peer
+ * whose certificate no CA vouches for (self-signed): a secure DANE-EE
+ * record for its key authenticates it (RFC 7673); a record for another
+ * key fails closed, whether or not a valid certificate is required. */
+static void one_dane_case(const char *tlsa_of, int require, int expect_ok) {
+  unsigned char digest[32];
+  spki_sha256(tlsa_of, digest);
+  xs2s_tlsa rec = {3, 1, 1, digest, sizeof(digest)};
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "a.test", "a.test"), "secret-a", require, NULL,
+                NULL, {0}};
+  h_server S = {{"self.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "self.test", "self"), "secret-s", 0, NULL, NULL,
+                {0}};
+  w.tlsa = &rec;
+  w.tlsa_count = 1;
+  h_add_server(&w, &A);
+  h_add_server(&w, &S);
+  h_link *l = h_connect(&w, &A, "a.test", &S, "self.test", 0);
+  h_run(&w);
+  CHECK(xs2s_session_is_secure(l->a.s));
+  if (expect_ok) {
+    CHECK(h_authenticated(&l->a, "a.test", "self.test", XS2S_AUTH_DIALBACK) ||
+          h_authenticated(&l->a, "a.test", "self.test",
+                          XS2S_AUTH_SASL_EXTERNAL));
+    CHECK_INT(l->a.close.error, 0);
+  } else {
+    CHECK_INT(l->a.close.error, XS2S_ERR_DANE_MISMATCH);
+    CHECK_INT(l->b.n_auth, 0);
+    CHECK_INT(h_failed(&l->a, "a.test", "self.test"),
+              XS2S_STANZA_ERR_POLICY_VIOLATION);
+  }
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(S.creds);
+}
+
+static void test_dane(void) {
+  one_dane_case("self", 1, 1);
+  one_dane_case("a.test", 1, 0);
+  /* A mismatch fails closed even where dialback alone would be enough. */
+  one_dane_case("a.test", 0, 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -511,6 +585,7 @@ int main(int argc, char **argv) {
   RUN(test_certificates);
   RUN(test_dialback_by_certificate);
   RUN(test_initiating_requires_peer_cert);
+  RUN(test_dane);
   RUN(test_mitm_strips_starttls);
   RUN(test_injection_after_proceed);
   RUN(test_injection_after_starttls);
