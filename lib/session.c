@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "serialize.h"
+#include "domain.h"
 #include "session_int.h"
 
 /* More restarts than STARTTLS plus SASL need means a confused peer. */
@@ -70,7 +71,7 @@ int xs2s__session_is_local(const xs2s_session *s, const char *domain) {
   if (!domain)
     return 0;
   for (size_t i = 0; i < s->local_domain_count; i++)
-    if (strcasecmp(s->local_domains[i], domain) == 0)
+    if (xs2s__domain_equal(s->local_domains[i], domain))
       return 1;
   return 0;
 }
@@ -91,6 +92,16 @@ static int set_string(xs2s_session *s, char **dst, const char *src) {
   xs2s__free(&s->mem, *dst);
   *dst = copy;
   return 0;
+}
+
+/* Like set_string() with the canonical form of the domain @src (domain.c);
+ * a value that is no valid domain is kept as it is (it then matches
+ * nothing). */
+static int set_domain(xs2s_session *s, char **dst, const char *src) {
+  char norm[XS2S__DOMAIN_MAX + 1];
+  if (src && xs2s__domain_normalize(src, strlen(src), norm) >= 0)
+    src = norm;
+  return set_string(s, dst, src);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -261,11 +272,11 @@ static int header_receiving(xs2s_session *s, const xs2s_stream_header *h) {
     return xs2s__session_fail(s, XS2S_ERR_POLICY, XS2S_STREAM_ERR_HOST_UNKNOWN,
                               "this server does not serve that domain");
   if (s->restarts > 0 && s->remote_domain && h->from &&
-      strcasecmp(s->remote_domain, h->from) != 0)
+      !xs2s__domain_equal(s->remote_domain, h->from))
     return xs2s__session_fail(s, XS2S_ERR_POLICY, XS2S_STREAM_ERR_INVALID_FROM,
                               "stream restarted with another 'from'");
-  if ((rc = set_string(s, &s->header_to, to)) < 0 ||
-      (h->from && (rc = set_string(s, &s->remote_domain, h->from)) < 0) ||
+  if ((rc = set_domain(s, &s->header_to, to)) < 0 ||
+      (h->from && (rc = set_domain(s, &s->remote_domain, h->from)) < 0) ||
       (rc = new_stream_id(s)) < 0 ||
       (rc = xs2s__dialback_set_stream_id(&s->db, s->stream_id)) < 0)
     return xs2s__session_fail(s, rc, XS2S_STREAM_ERR_INTERNAL_SERVER_ERROR,
@@ -281,7 +292,7 @@ static int header_initiating(xs2s_session *s, const xs2s_stream_header *h) {
   if (!h->id || !*h->id)
     return xs2s__session_fail(s, XS2S_ERR_BAD_FORMAT, XS2S_STREAM_ERR_BAD_FORMAT,
                               "stream header without id");
-  if (h->from && strcasecmp(h->from, s->remote_domain) != 0)
+  if (h->from && !xs2s__domain_equal(h->from, s->remote_domain))
     xs2s__session_log(s, XS2S_SESSION_LOG_INFO,
                       "peer answers as '%s' for '%s'", h->from,
                       s->remote_domain);
@@ -911,11 +922,11 @@ static int copy_config(xs2s_session *s, const xs2s_session_config *c) {
   for (size_t i = 0; i < c->local_domain_count; i++) {
     if (!c->local_domains[i] || !*c->local_domains[i])
       return XS2S_ERR_INVALID_ARGUMENT;
-    if (!(s->local_domains[i] = xs2s__strdup(&s->mem, c->local_domains[i])))
+    if (set_domain(s, &s->local_domains[i], c->local_domains[i]) < 0)
       return XS2S_ERR_NOMEM;
     s->local_domain_count = i + 1;
   }
-  if (set_string(s, &s->remote_domain, c->remote_domain) < 0 ||
+  if (set_domain(s, &s->remote_domain, c->remote_domain) < 0 ||
       set_string(s, &s->secret, c->dialback_secret) < 0)
     return XS2S_ERR_NOMEM;
   if (c->tlsa_count > 0) {

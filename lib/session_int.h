@@ -151,7 +151,7 @@ int xs2s__session_fail(xs2s_session *s, int error, xs2s_stream_condition cond,
 /* Ends the session without writing anything more (TLS failures). */
 void xs2s__session_abort(xs2s_session *s, int error, const char *why,
                          xs2s_close_origin origin);
-/* Whether @domain is one of ours (ASCII case-insensitive). */
+/* Whether @domain is one of ours (canonical forms compared). */
 int xs2s__session_is_local(const xs2s_session *s, const char *domain);
 /* Whether the policy hook allows @domain. */
 int xs2s__session_allowed(const xs2s_session *s, const char *domain);

@@ -171,6 +171,48 @@ static void test_certificates(void) {
   }
 }
 
+/* One canonical form (A-labels): a server configured with its domain as a
+ * U-label accepts a stream whose 'to' is the A-label, presents the
+ * certificate whose dNSName is the A-label, and the initiating side (which
+ * requires a valid certificate) accepts it; and the other way round. */
+static void one_idn_case(const char *configured, const char *asked) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "a.test", "a.test"), "secret-a", 1, NULL, NULL,
+                {0}};
+  h_server B = {{configured}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, configured, "idn"), "secret-b", 1, NULL, NULL,
+                {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, &A, "a.test", &B, asked, 0);
+  h_run(&w);
+  CHECK(xs2s_session_is_secure(l->a.s));
+  CHECK_INT(l->b.n_auth, 1);
+  CHECK_INT(l->b.auth_how[0], XS2S_AUTH_SASL_EXTERNAL);
+  CHECK_INT(l->a.n_auth, 1);
+  CHECK_INT(l->a.n_failed, 0);
+  xs2s_tls_verify_result vr;
+  CHECK_INT(xs2s_tls_verify_peer(xs2s_session_tls(l->a.s), configured, NULL,
+                                 0, w.wall, &vr), 0);
+  CHECK_INT(vr.name, XS2S_TLS_MATCH_DNSNAME);
+  /* A stanza addressed with either form reaches the receiving side. */
+  CHECK_INT(send_message(&l->a, "a.test", asked), 0);
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 1);
+  CHECK_INT(l->b.closed, 0);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+static void test_idn_canonical(void) {
+  one_idn_case("b\xc3\xbc" "cher.test", "xn--bcher-kva.test");
+  one_idn_case("xn--bcher-kva.test", "B\xc3\x9c" "CHER.test.");
+  one_idn_case("B\xc3\x9c" "cher.Test", "b\xc3\xbc" "cher.test");
+}
+
 /* XEP-0344: a second domain named by the same certificate is accepted
  * from its <db:result/> without asking the authoritative server. */
 static void test_dialback_by_certificate(void) {
@@ -456,6 +498,7 @@ int main(int argc, char **argv) {
   RUN(test_security_modes);
   RUN(test_certificates);
   RUN(test_dialback_by_certificate);
+  RUN(test_idn_canonical);
   RUN(test_initiating_requires_peer_cert);
   RUN(test_mitm_strips_starttls);
   RUN(test_injection_after_proceed);
