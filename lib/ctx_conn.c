@@ -234,6 +234,11 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
     sc.require_valid_certificate = cfg->require_valid_cert;
   }
   sc.tls_creds = ctx->creds;
+  /* Direct TLS (XEP-0368): the handshake comes first, so TLS is there
+   * whatever the STARTTLS policy says. */
+  sc.direct_tls = c->direct_tls;
+  if (c->direct_tls)
+    sc.security = XS2S_SECURITY_REQUIRED;
   sc.wall_clock_ms = xs2s__loop_wall_ms();
   sc.dialback_secret = ctx->secret;
   sc.allow_domain = allow_domain;
@@ -543,7 +548,6 @@ int xs2s__conn_start_session(xs2s__conn *c, const char *first_local) {
 int xs2s__conn_accept(xs2s_ctx *ctx, int fd,
                       const struct sockaddr_storage *peer, socklen_t len,
                       unsigned listen_flags) {
-  (void)listen_flags;
   int rc = xs2s__conn_count_add(&ctx->counts, (const struct sockaddr *)peer, 1);
   if (rc < 0) {
     if (rc == XS2S_ERR_LIMIT)
@@ -565,6 +569,7 @@ int xs2s__conn_accept(xs2s_ctx *ctx, int fd,
   xs2s__keepalive ka;
   xs2s__net_keepalive_from_config(ctx->cfg, &ka);
   xs2s__net_set_keepalive(fd, &ka);
+  c->direct_tls = (listen_flags & XS2S_LISTEN_DIRECT_TLS) != 0;
   rc = make_session(c, XS2S_SESSION_RECEIVING, NULL);
   if (rc == 0)
     rc = xs2s__loop_add(&ctx->loop, fd, XS2S_EV_READ, on_fd, c);

@@ -65,6 +65,7 @@ struct xs2s__conn {
   int depth;            /* > 0 while some frame uses the conn */
   int broken;           /* socket failed: output is discarded */
   int closed_seen;      /* the session's closed callback ran */
+  int direct_tls;       /* XEP-0368: TLS from the first byte */
   xs2s_session_close_info close; /* copy of the closing info */
   char close_text[128];
   char sid[XS2S_DIALBACK_ID_MAX + 1]; /* key in ctx->stream_ids, or "" */

@@ -195,11 +195,14 @@ static void try_next(xs2s__remote *r) {
   xs2s_ctx *ctx = r->ctx;
   while (r->res && r->cand < r->res->ncandidates) {
     const xs2s_resolve_candidate *c = &r->res->candidates[r->cand];
-    if (r->addr >= c->naddrs || c->tls == XS2S_RESOLVE_TLS_DIRECT) {
-      if (c->tls == XS2S_RESOLVE_TLS_DIRECT && c->naddrs)
+    int direct = c->tls == XS2S_RESOLVE_TLS_DIRECT;
+    /* Direct TLS needs TLS allowed for this domain. */
+    int skip = direct && r->pol.tls_mode == XS2S_TLS_OFF;
+    if (r->addr >= c->naddrs || skip) {
+      if (skip && c->naddrs)
         xs2s__ctx_log(ctx, XS2S_LOG_DEBUG,
-                      "%s: skipping direct-TLS candidate %s:%u", r->name,
-                      c->host, (unsigned)c->port);
+                      "%s: skipping direct-TLS candidate %s:%u (TLS off)",
+                      r->name, c->host, (unsigned)c->port);
       r->cand++;
       r->addr = 0;
       continue;
@@ -211,8 +214,9 @@ static void try_next(xs2s__remote *r) {
     int rc = xs2s__conn_connect(ctx, r, &a->sa, xs2s_resolve_addr_len(a),
                                 &conn);
     if (rc == 0) {
-      xs2s__ctx_log(ctx, XS2S_LOG_DEBUG, "%s: connecting to %s (%s)",
-                    r->name, text, c->host);
+      conn->direct_tls = direct;
+      xs2s__ctx_log(ctx, XS2S_LOG_DEBUG, "%s: connecting to %s (%s%s)",
+                    r->name, text, c->host, direct ? ", direct TLS" : "");
       r->out = conn;
       r->out_authed = 0;
       r->state = XS2S__REMOTE_CONNECTING;

@@ -904,6 +904,7 @@ static int copy_config(xs2s_session *s, const xs2s_session_config *c) {
   s->security = c->security;
   s->require_valid_cert = c->require_valid_certificate;
   s->verify_only = c->verify_only;
+  s->direct_tls = c->direct_tls;
   s->allow_domain = c->allow_domain;
   s->policy_user_data = c->policy_user_data;
   s->wall_clock_ms = c->wall_clock_ms;
@@ -961,6 +962,8 @@ static int config_valid(const xs2s_session_config *c) {
     return 0;
   if ((unsigned)c->security > XS2S_SECURITY_OFF)
     return 0;
+  if (c->direct_tls && (!c->tls_creds || c->security == XS2S_SECURITY_OFF))
+    return 0;
   return !(c->tlsa_count && !c->tlsa);
 }
 
@@ -1009,9 +1012,13 @@ int xs2s_session_new(xs2s_session **out, const xs2s_session_config *config,
     if (!s->parser)
       rc = XS2S_ERR_NOMEM;
   }
-  if (rc == 0 && s->role == XS2S_SESSION_INITIATING &&
-      (rc = xs2s__session_send_header(s)) == 0)
+  if (rc == 0 && s->direct_tls) {
+    if ((rc = xs2s__tls_direct_start(s)) == 0)
+      rc = xs2s__session_flush(s);
+  } else if (rc == 0 && s->role == XS2S_SESSION_INITIATING &&
+             (rc = xs2s__session_send_header(s)) == 0) {
     rc = xs2s__session_flush(s);
+  }
   if (rc < 0) {
     xs2s_session_free(s);
     return rc;

@@ -67,6 +67,7 @@ struct xs2s_session {
   xs2s_security_mode security;
   int require_valid_cert;
   int verify_only;
+  int direct_tls;           /* XEP-0368: TLS from the first byte */
   xs2s_tls_creds *creds;    /* our reference */
   xs2s_tlsa *tlsa;          /* copies, data included */
   size_t tlsa_count;
@@ -168,6 +169,8 @@ int xs2s__features_act(xs2s_session *s);
 int xs2s__starttls_offerable(const xs2s_session *s);
 int xs2s__starttls_element(xs2s_session *s, const xs2s_stanza *el);
 int xs2s__starttls_request(xs2s_session *s);
+/* Direct TLS: starts the handshake at creation (initiating: ClientHello). */
+int xs2s__tls_direct_start(xs2s_session *s);
 /* Ciphertext in while TLS is handshaking or active. */
 int xs2s__tls_recv(xs2s_session *s, const uint8_t *data, size_t len);
 /* Plain text out through TLS. */

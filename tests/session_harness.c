@@ -176,6 +176,7 @@ static void peer_open(h_world *w, h_peer *p, h_server *srv,
       .verify_only = verify_only,
       .mem = srv->mem,
       .limits = srv->limits,
+      .direct_tls = w->direct_tls,
   };
   int rc = xs2s_session_new(&p->s, &cfg, &callbacks, p, w->now);
   if (rc < 0 && !srv->mem) {

@@ -83,6 +83,7 @@ typedef struct h_world {
   h_link *links[H_MAX];
   int nlinks;
   int hold_requests; /* do not route verify requests */
+  int direct_tls;    /* sessions opened from now on use XEP-0368 TLS */
   xs2s_mem mem;
 } h_world;
 

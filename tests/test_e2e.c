@@ -7,7 +7,7 @@
  * loop through the external-loop hooks (the built-in loop is exercised by
  * xs2s-echo in the examples and interop tests). Names come from
  * libunbound local data written to a temporary file; certificates are the
- * certtool ones of tests/data/make-certs.sh. Addresses: 127.0.0.31-35.
+ * certtool ones of tests/data/make-certs.sh. Addresses: 127.0.0.31-36.
  */
 #include <errno.h>
 #include <poll.h>
@@ -204,6 +204,8 @@ typedef struct opts {
   const char *privacy_domain;
   uint64_t idle_ms;
   uint64_t queue_ms;
+  const char *cert_name; /* certificate file name if not DOMAIN */
+  unsigned listen_flags;
 } opts;
 
 static void cert_path(char *buf, size_t n, const char *name, const char *ext) {
@@ -218,8 +220,9 @@ static int node_start(node *n, const opts *o) {
   char cert[512], key[512], ca[512];
   int rc = 0;
   if (o->certs) {
-    cert_path(cert, sizeof(cert), o->domain, "pem");
-    cert_path(key, sizeof(key), o->domain, "key");
+    const char *cn = o->cert_name ? o->cert_name : o->domain;
+    cert_path(cert, sizeof(cert), cn, "pem");
+    cert_path(key, sizeof(key), cn, "key");
     rc |= xs2s_config_add_domain(cfg, o->domain, cert, key);
   } else {
     rc |= xs2s_config_add_domain(cfg, o->domain, NULL, NULL);
@@ -231,7 +234,7 @@ static int node_start(node *n, const opts *o) {
   rc |= xs2s_config_set_system_trust(cfg, 0);
   rc |= xs2s_config_set_tls_mode(cfg, o->tls);
   rc |= xs2s_config_set_require_valid_cert(cfg, o->require_cert);
-  rc |= xs2s_config_add_listener(cfg, o->listen, 0);
+  rc |= xs2s_config_add_listener(cfg, o->listen, o->listen_flags);
   rc |= xs2s_config_set_unbound_config(cfg, dns_conf);
   if (o->route_domain)
     rc |= xs2s_config_add_route(cfg, o->route_domain, o->route_target, 0);
@@ -579,6 +582,69 @@ static void test_graceful_shutdown(void) {
   node_stop(&b);
 }
 
+typedef struct conn_seen {
+  const char *remote;
+  xs2s_direction dir;
+  int found, tls, direct;
+} conn_seen;
+
+static int find_conn(const xs2s_conn_info *in, void *arg) {
+  conn_seen *s = arg;
+  if (in->direction == s->dir && in->remote_domain &&
+      strcmp(in->remote_domain, s->remote) == 0) {
+    s->found = 1;
+    s->tls = in->tls;
+    s->direct = in->direct_tls;
+  }
+  return 0;
+}
+
+/* d.test publishes only _xmpps-server (XEP-0368) and listens only for
+ * direct TLS: a.test must connect with TLS from the first byte. The echo
+ * goes back over STARTTLS to a.test's ordinary port. */
+static void test_direct_tls(void) {
+  node a, d;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts od = base("d.test", "127.0.0.36:5270");
+  oa.tls = od.tls = XS2S_TLS_REQUIRED;
+  oa.certs = od.certs = 1;
+  od.cert_name = "multi"; /* names c.test and d.test */
+  oa.ca = od.ca = "ca.pem";
+  oa.require_cert = od.require_cert = 1;
+  od.listen_flags = XS2S_LISTEN_DIRECT_TLS;
+  if (node_start(&a, &oa) < 0 || node_start(&d, &od) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  d.echo = 1;
+  node *ns[2] = {&a, &d};
+  CHECK_INT(send_msg(&a, "alice@a.test", "dave@d.test", "direct"), 0);
+  want w = {&a, 1, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_STR(d.ngot ? d.got[0] : "", "direct");
+  CHECK_STR(a.ngot ? a.got[0] : "", "echo:direct");
+  CHECK_INT(a.last_auth, XS2S_AUTH_SASL_EXTERNAL);
+  conn_seen out = {"d.test", XS2S_DIR_OUTGOING, 0, 0, 0};
+  xs2s_ctx_foreach_conn(a.ctx, find_conn, &out);
+  CHECK(out.found);
+  CHECK_INT(out.tls, 1);
+  CHECK_INT(out.direct, 1);
+  conn_seen in = {"a.test", XS2S_DIR_INCOMING, 0, 0, 0};
+  xs2s_ctx_foreach_conn(d.ctx, find_conn, &in);
+  CHECK(in.found);
+  CHECK_INT(in.direct, 1);
+  conn_seen back = {"a.test", XS2S_DIR_OUTGOING, 0, 0, 0};
+  xs2s_ctx_foreach_conn(d.ctx, find_conn, &back);
+  CHECK(back.found);
+  CHECK_INT(back.tls, 1);
+  CHECK_INT(back.direct, 0); /* a.test offers STARTTLS only */
+  CHECK_INT(a.bounces + d.bounces, 0);
+  check_books(&a);
+  check_books(&d);
+  node_stop(&a);
+  node_stop(&d);
+}
+
 static int write_dns(const char *path) {
   FILE *f = fopen(path, "w");
   if (!f)
@@ -594,7 +660,10 @@ static int write_dns(const char *path) {
         "  local-data: \"down.c.test. 60 IN A 127.0.0.34\"\n"
         "  local-data: \"up.c.test. 60 IN A 127.0.0.33\"\n"
         "  local-data: \"c.test. 60 IN A 127.0.0.33\"\n"
-        "  local-data: \"down.test. 60 IN A 127.0.0.35\"\n",
+        "  local-data: \"down.test. 60 IN A 127.0.0.35\"\n"
+        "  local-data: \"_xmpps-server._tcp.d.test. 60 IN SRV 0 0 5270 "
+        "xmpp.d.test.\"\n"
+        "  local-data: \"xmpp.d.test. 60 IN A 127.0.0.36\"\n",
         f);
   return fclose(f);
 }
@@ -623,6 +692,7 @@ int main(int argc, char **argv) {
   RUN(test_privacy);
   RUN(test_listing_and_send_raw);
   RUN(test_graceful_shutdown);
+  RUN(test_direct_tls);
   unlink(dns_conf);
   rmdir(dir);
   return check_finish();

@@ -263,6 +263,12 @@ typedef struct xs2s_session_config {
    * requests; it does no authentication of its own and closes once every
    * request is answered. */
   int verify_only;
+  /** XEP-0368 direct TLS: the connection starts with the TLS handshake
+   * (initiating: SNI @remote_domain, ALPN "xmpp-server"; receiving: ALPN
+   * "xmpp-server" accepted, none tolerated), then the stream header inside
+   * TLS; STARTTLS is neither offered nor used. Needs @tls_creds and a
+   * security mode other than XS2S_SECURITY_OFF. */
+  int direct_tls;
 } xs2s_session_config;
 
 /**
@@ -274,9 +280,12 @@ typedef struct xs2s_session_config {
  * @now_ms: current time; timeouts count from here.
  *
  * An initiating session queues its stream header at once (want_write is
- * true). Returns 0, XS2S_ERR_NOMEM, or XS2S_ERR_INVALID_ARGUMENT for a
+ * true); with direct_tls it queues the TLS ClientHello instead, and the
+ * header follows the handshake. A session starts in state TLS_HANDSHAKE
+ * with direct_tls. Returns 0, XS2S_ERR_NOMEM, or XS2S_ERR_INVALID_ARGUMENT for a
  * config that cannot work (no local domain, initiating without a remote
- * domain). Free with xs2s_session_free().
+ * domain, direct_tls without credentials or with security off). Free with
+ * xs2s_session_free().
  */
 XS2S_EXTERN int xs2s_session_new(xs2s_session **out,
                                  const xs2s_session_config *config,
