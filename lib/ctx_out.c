@@ -257,9 +257,19 @@ void xs2s__remote_connected(xs2s__remote *r, xs2s__conn *c) {
   }
 }
 
+static const char too_large[] =
+    "the stanza is larger than the receiving server accepts (XEP-0478)";
+
 static int drain_entry(xs2s__qentry *e, void *arg) {
   xs2s__conn *c = arg;
   int rc = xs2s__conn_send(c, e->stanza);
+  if (rc == XS2S_ERR_LIMIT) {
+    /* Over the peer's advertised max-bytes: bounced, the rest goes on. */
+    xs2s__ctx_defer(c->ctx, e->stanza, e->tag, 0,
+                    XS2S_STANZA_ERR_POLICY_VIOLATION, too_large);
+    e->stanza = NULL; /* taken by the deferred bounce */
+    return 0;
+  }
   return rc == 0 ? 0 : rc;
 }
 
@@ -378,6 +388,15 @@ int xs2s__remote_submit(xs2s__remote *r, const xs2s_stanza *s,
     int rc = xs2s__conn_send(r->out, s);
     if (rc == 0) {
       ctx->counters.stanzas_accepted++;
+      return 0;
+    }
+    if (rc == XS2S_ERR_LIMIT) {
+      xs2s_stanza *copy = xs2s_stanza_copy(s);
+      if (!copy)
+        return XS2S_ERR_NOMEM;
+      ctx->counters.stanzas_accepted++;
+      xs2s__ctx_defer(ctx, copy, tag, 0, XS2S_STANZA_ERR_POLICY_VIOLATION,
+                      too_large);
       return 0;
     }
     if (rc != XS2S_ERR_NOT_AUTHENTICATED && rc != XS2S_ERR_BAD_STATE)

@@ -504,6 +504,8 @@ static void forget_stream(xs2s_session *s) {
   s->peer_dialback_feature = s->peer_dialback_errors = 0;
   s->peer_offers_starttls = s->peer_requires_starttls = 0;
   s->peer_offers_external = 0;
+  s->peer_limits = 0;
+  s->peer_max_bytes = s->peer_idle_s = 0;
   s->parser_reset_pending = 1;
 }
 
@@ -792,9 +794,19 @@ int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza) {
     return XS2S_ERR_INVALID_ARGUMENT;
   if (xs2s__dialback_state(&s->db, from, to, NULL) != XS2S_DIALBACK_VALID)
     return XS2S_ERR_NOT_AUTHENTICATED;
+  size_t before = s->plain.len;
   int rc = xs2s__session_write_stanza(s, stanza);
   if (rc < 0)
     return rc;
+  size_t size = s->plain.len - before;
+  if (s->peer_max_bytes && size > s->peer_max_bytes) {
+    /* XEP-0478: the peer would refuse it; take it back unsent. */
+    s->plain.len = before;
+    xs2s__session_log(s, XS2S_SESSION_LOG_INFO,
+                      "stanza of %zu bytes exceeds the peer's limit of %llu",
+                      size, (unsigned long long)s->peer_max_bytes);
+    return XS2S_ERR_LIMIT;
+  }
   xs2s__session_activity(s);
   return xs2s__session_flush(s);
 }
@@ -821,6 +833,17 @@ static int handshake_done(const xs2s_session *s) {
          (s->verify_only && s->state == XS2S_SESSION_OPEN);
 }
 
+/* XEP-0478: stay well inside the peer's idle-seconds. */
+static uint64_t keepalive_interval(const xs2s_session *s) {
+  uint64_t k = s->keepalive_ms;
+  if (s->peer_idle_s > 0) {
+    uint64_t half = s->peer_idle_s * 1000 / 2;
+    if (half < k)
+      k = half > 0 ? half : 1;
+  }
+  return k;
+}
+
 uint64_t xs2s_session_next_deadline(const xs2s_session *s) {
   uint64_t d = XS2S_SESSION_NO_TIMEOUT;
   switch (s->state) {
@@ -829,7 +852,7 @@ uint64_t xs2s_session_next_deadline(const xs2s_session *s) {
   case XS2S_SESSION_CLOSING:
     return s->close_deadline;
   case XS2S_SESSION_OPEN:
-    d = min_u64(d, after(s->last_write, s->keepalive_ms));
+    d = min_u64(d, after(s->last_write, keepalive_interval(s)));
     d = min_u64(d, after(s->last_activity, s->idle_ms));
     d = min_u64(d, xs2s__dialback_next_deadline(&s->db));
     break;
@@ -874,7 +897,7 @@ int xs2s_session_on_timer(xs2s_session *s, uint64_t now_ms) {
       xs2s__session_event(s, XS2S__EV_CLOSE_SENT);
       break;
     }
-    if (now_ms >= after(s->last_write, s->keepalive_ms) &&
+    if (now_ms >= after(s->last_write, keepalive_interval(s)) &&
         xs2s__session_write_str(s, " ") < 0)
       xs2s__session_abort(s, XS2S_ERR_NOMEM, "no memory for a keepalive",
                           XS2S_CLOSED_LOCALLY);
@@ -915,6 +938,9 @@ static int copy_config(xs2s_session *s, const xs2s_session_config *c) {
   s->close_ms = or_default(c->close_timeout_ms, XS2S_SESSION_DEFAULT_CLOSE_MS);
   s->idle_ms = or_default(c->idle_timeout_ms, XS2S_SESSION_DEFAULT_IDLE_MS);
   s->keepalive_ms = or_default(c->keepalive_ms, XS2S_SESSION_DEFAULT_KEEPALIVE_MS);
+  s->max_stanza_bytes = c->limits.max_stanza_bytes
+                            ? c->limits.max_stanza_bytes
+                            : XS2S_DEFAULT_MAX_STANZA_BYTES;
 
   s->local_domains = xs2s__calloc(&s->mem, c->local_domain_count,
                                   sizeof(char *));

@@ -76,6 +76,7 @@ struct xs2s_session {
   int (*allow_domain)(const char *, void *);
   void *policy_user_data;
   uint64_t handshake_ms, dialback_ms, close_ms, idle_ms, keepalive_ms;
+  size_t max_stanza_bytes;  /* our parser's bound, advertised (XEP-0478) */
 
   /* Stream. */
   xs2s_session_state state;
@@ -91,6 +92,9 @@ struct xs2s_session {
   int peer_offers_starttls;
   int peer_requires_starttls;
   int peer_offers_external;
+  int peer_limits;         /* initiating: XEP-0478 <limits/> received */
+  uint64_t peer_max_bytes; /* ... its max-bytes (0: none) */
+  uint64_t peer_idle_s;    /* ... its idle-seconds (0: none) */
   int restarts;            /* stream restarts so far (bounded) */
   int parser_reset_pending; /* restart: reset the parser after this element */
   int parser_failed;       /* the parser refused input: ignore the rest */

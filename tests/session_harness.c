@@ -177,6 +177,7 @@ static void peer_open(h_world *w, h_peer *p, h_server *srv,
       .mem = srv->mem,
       .limits = srv->limits,
       .direct_tls = w->direct_tls,
+      .idle_timeout_ms = w->idle_ms,
   };
   int rc = xs2s_session_new(&p->s, &cfg, &callbacks, p, w->now);
   if (rc < 0 && !srv->mem) {

@@ -84,6 +84,7 @@ typedef struct h_world {
   int nlinks;
   int hold_requests; /* do not route verify requests */
   int direct_tls;    /* sessions opened from now on use XEP-0368 TLS */
+  uint64_t idle_ms;  /* idle timeout of sessions opened from now on */
   xs2s_mem mem;
 } h_world;
 

@@ -206,6 +206,7 @@ typedef struct opts {
   uint64_t queue_ms;
   const char *cert_name; /* certificate file name if not DOMAIN */
   unsigned listen_flags;
+  uint64_t stanza_bytes; /* parser bound (advertised per XEP-0478) */
 } opts;
 
 static void cert_path(char *buf, size_t n, const char *name, const char *ext) {
@@ -246,6 +247,8 @@ static int node_start(node *n, const opts *o) {
     rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_IDLE, o->idle_ms);
   if (o->queue_ms)
     rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_QUEUE, o->queue_ms);
+  if (o->stanza_bytes)
+    rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_STANZA_BYTES, o->stanza_bytes);
   rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_CONNECT, 2000);
   if (rc == 0)
     rc = xs2s_ctx_new(&n->ctx, cfg, &ctx_cb, &loop_cb, n);
@@ -645,6 +648,47 @@ static void test_direct_tls(void) {
   node_stop(&d);
 }
 
+/* b.test accepts at most 2 KiB per stanza and says so (XEP-0478): a's
+ * larger stanza is bounced with policy-violation instead of costing the
+ * stream; the stanzas around it arrive. */
+static void test_stream_limits(void) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  ob.stanza_bytes = 2048;
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  node *ns[2] = {&a, &b};
+  char big[4000];
+  memset(big, 'x', sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "before"), 0);
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", big), 0);
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "after"), 0);
+  want w = {&b, 2, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  want wb = {&a, 0, 1};
+  CHECK(run_until(ns, 2, have, &wb, 5000));
+  CHECK_INT(b.ngot, 2);
+  CHECK_STR(b.got[0], "before");
+  CHECK_STR(b.got[1], "after");
+  CHECK_INT(a.bounces, 1);
+  CHECK_INT(a.last_cond, XS2S_STANZA_ERR_POLICY_VIOLATION);
+  /* Once the stream is up, a direct send is refused the same way. */
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", big), 0);
+  wb.bounces = 2;
+  CHECK(run_until(ns, 2, have, &wb, 5000));
+  CHECK_INT(a.last_cond, XS2S_STANZA_ERR_POLICY_VIOLATION);
+  xs2s_counters k;
+  xs2s_ctx_counters(a.ctx, &k);
+  CHECK_INT(k.connections_out, 1); /* the stream survived */
+  check_books(&a);
+  node_stop(&a);
+  node_stop(&b);
+}
+
 static int write_dns(const char *path) {
   FILE *f = fopen(path, "w");
   if (!f)
@@ -693,6 +737,7 @@ int main(int argc, char **argv) {
   RUN(test_listing_and_send_raw);
   RUN(test_graceful_shutdown);
   RUN(test_direct_tls);
+  RUN(test_stream_limits);
   unlink(dns_conf);
   rmdir(dir);
   return check_finish();

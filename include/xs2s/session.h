@@ -49,6 +49,9 @@
 extern "C" {
 #endif
 
+/** XEP-0478 stream limits namespace. */
+#define XS2S_NS_STREAM_LIMITS "urn:xmpp:stream-limits:0"
+
 /** A server-to-server stream (opaque). */
 typedef struct xs2s_session xs2s_session;
 
@@ -386,7 +389,10 @@ XS2S_EXTERN int xs2s_session_on_timer(xs2s_session *s, uint64_t now_ms);
  *          stream; not taken (the caller still owns and frees it).
  *
  * Serialises it into the output (with the stream's namespace context, no
- * redundant declarations). Returns 0; XS2S_ERR_NOT_AUTHENTICATED when the
+ * redundant declarations). A stanza whose serialised form is larger than
+ * the peer's advertised max-bytes (XEP-0478) is not sent: XS2S_ERR_LIMIT,
+ * the stream stays usable, and the sender should get policy-violation.
+ * Returns 0; XS2S_ERR_NOT_AUTHENTICATED when the
  * pair is not (yet) authenticated (queue it and retry after the
  * authenticated callback); XS2S_ERR_INVALID_ARGUMENT for a non-stanza or
  * missing addresses; XS2S_ERR_BAD_STATE on a closing or receiving stream;
@@ -512,6 +518,26 @@ XS2S_EXTERN xs2s_tls *xs2s_session_tls(xs2s_session *s);
 XS2S_EXTERN xs2s_auth_method xs2s_session_pair_method(const xs2s_session *s,
                                                       const char *local,
                                                       const char *remote);
+
+/**
+ * xs2s_session_peer_limits - the peer's XEP-0478 stream limits.
+ * @s: session (meaningful on an initiating one: the receiving side
+ *     advertises them in its features).
+ * @max_bytes: receives the largest top-level element the peer accepts, or
+ *             0 when it gave none (may be NULL).
+ * @idle_seconds: receives how long the peer tolerates silence from us, or
+ *                0 when it gave none (may be NULL).
+ *
+ * The session honours both by itself: larger stanzas are refused by
+ * xs2s_session_send(), and whitespace keepalives are sent at most half the
+ * peer's idle time apart (or the configured keepalive_ms, if shorter).
+ * The receiving side advertises its parser's max_stanza_bytes and its
+ * idle_timeout_ms in seconds. Returns 1 when the peer advertised limits on
+ * the current stream, else 0.
+ */
+XS2S_EXTERN int xs2s_session_peer_limits(const xs2s_session *s,
+                                         uint64_t *max_bytes,
+                                         uint64_t *idle_seconds);
 
 /**
  * xs2s_auth_method_name - name of an authentication method (static), e.g.
