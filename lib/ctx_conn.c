@@ -83,6 +83,16 @@ static void on_authenticated(xs2s_session *s, const char *local,
   add_pair(c, local, remote, how);
   if (c->dir == XS2S_DIR_OUTGOING && c->remote)
     xs2s__remote_pair_up(c->remote, c, local);
+  if (c->dir == XS2S_DIR_INCOMING && xs2s_session_is_bidi(c->session)) {
+    char dom[XS2S__DOMAIN_MAX + 1];
+    int n = xs2s__domain_normalize(remote, strlen(remote), dom);
+    xs2s__remote *r =
+        n < 0 ? NULL : xs2s__remote_get(c->ctx, dom, (size_t)n, 1);
+    if (r && (!c->bidi_remote || c->bidi_remote == r)) {
+      c->bidi_remote = r;
+      xs2s__remote_bidi_up(r, c, local);
+    }
+  }
 }
 
 static void on_auth_failed(xs2s_session *s, const char *local,
@@ -237,6 +247,7 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
   /* Direct TLS (XEP-0368): the handshake comes first, so TLS is there
    * whatever the STARTTLS policy says. */
   sc.direct_tls = c->direct_tls;
+  sc.bidi = cfg->bidi;
   if (c->direct_tls)
     sc.security = XS2S_SECURITY_REQUIRED;
   sc.wall_clock_ms = xs2s__loop_wall_ms();
@@ -468,6 +479,8 @@ static void conn_release(xs2s__conn *c, int notify) {
                             c->dir == XS2S_DIR_INCOMING);
   if (c->sid[0])
     xs2s__map_remove(&ctx->stream_ids, c->sid, strlen(c->sid));
+  if (c->bidi_remote && c->bidi_remote->bidi_in == c)
+    c->bidi_remote->bidi_in = NULL;
   if (c->prev)
     c->prev->next = c->next;
   else

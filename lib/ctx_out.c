@@ -273,6 +273,20 @@ static int drain_entry(xs2s__qentry *e, void *arg) {
   return rc == 0 ? 0 : rc;
 }
 
+void xs2s__remote_bidi_up(xs2s__remote *r, xs2s__conn *c, const char *local) {
+  r->bidi_in = c;
+  xs2s__ctx_log(r->ctx, XS2S_LOG_DEBUG,
+                "%s: incoming bidirectional stream usable for %s", r->name,
+                local);
+  if (r->out && xs2s__conn_pair_ready(r->out, local, r->name))
+    return; /* our own stream drains the queue */
+  int rc = xs2s__queue_drain(&r->queue, local, strlen(local), drain_entry, c);
+  if (rc < 0)
+    xs2s__ctx_log(r->ctx, XS2S_LOG_ERROR, "%s: flushing the queue: %s",
+                  r->name, xs2s_strerror(rc));
+  arm_queue_timer(r);
+}
+
 void xs2s__remote_pair_up(xs2s__remote *r, xs2s__conn *c, const char *local) {
   if (r->out != c)
     return;
@@ -384,8 +398,13 @@ int xs2s__remote_submit(xs2s__remote *r, const xs2s_stanza *s,
     xs2s__ctx_defer(ctx, copy, tag, 0, r->cond, r->text);
     return 0;
   }
-  if (r->out && xs2s__conn_pair_ready(r->out, local, r->name)) {
-    int rc = xs2s__conn_send(r->out, s);
+  xs2s__conn *via = NULL;
+  if (r->out && xs2s__conn_pair_ready(r->out, local, r->name))
+    via = r->out;
+  else if (r->bidi_in && xs2s__conn_pair_ready(r->bidi_in, local, r->name))
+    via = r->bidi_in; /* XEP-0288: the peer's stream carries ours too */
+  if (via) {
+    int rc = xs2s__conn_send(via, s);
     if (rc == 0) {
       ctx->counters.stanzas_accepted++;
       return 0;

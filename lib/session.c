@@ -505,6 +505,7 @@ static void forget_stream(xs2s_session *s) {
   s->peer_offers_starttls = s->peer_requires_starttls = 0;
   s->peer_offers_external = 0;
   s->peer_limits = 0;
+  s->peer_offers_bidi = 0;
   s->peer_max_bytes = s->peer_idle_s = 0;
   s->parser_reset_pending = 1;
 }
@@ -654,6 +655,13 @@ static int element_receiving(xs2s_session *s, xs2s_stanza *el) {
     deliver(s, el);
     return 0;
   }
+  if (s->bidi && xs2s_stanza_is(el, "bidi", XS2S_NS_BIDI)) {
+    /* XEP-0288: we offered it; from now on we may answer on this stream
+     * for every pair the peer proves. */
+    s->bidi_on = 1;
+    xs2s__session_log(s, XS2S_SESSION_LOG_DEBUG, "bidirectional stream");
+    return 0;
+  }
   return xs2s__session_fail(s, XS2S_ERR_BAD_FORMAT,
                             XS2S_STREAM_ERR_UNSUPPORTED_STANZA_TYPE, NULL);
 }
@@ -676,6 +684,10 @@ static int element_initiating(xs2s_session *s, xs2s_stanza *el) {
   case XS2S_SESSION_CLOSING:
     if (xs2s_stanza_is(el, NULL, XS2S_NS_DIALBACK))
       return xs2s__dialback_element(s, el);
+    if (is_stanza(el) && s->bidi_on && s->state == XS2S_SESSION_OPEN) {
+      deliver(s, el); /* XEP-0288: the peer answers on our stream */
+      return 0;
+    }
     if (is_stanza(el))
       return xs2s__session_fail(s, XS2S_ERR_POLICY,
                                 XS2S_STREAM_ERR_NOT_AUTHORIZED,
@@ -785,14 +797,19 @@ ssize_t xs2s_session_recv(xs2s_session *s, const uint8_t *data, size_t len,
 int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza) {
   if (!stanza || !is_stanza(stanza))
     return XS2S_ERR_INVALID_ARGUMENT;
-  if (s->role != XS2S_SESSION_INITIATING || s->state != XS2S_SESSION_OPEN ||
+  int receiving = s->role == XS2S_SESSION_RECEIVING;
+  if ((receiving && !s->bidi_on) || s->state != XS2S_SESSION_OPEN ||
       s->verify_only)
     return XS2S_ERR_BAD_STATE;
   char from[XS2S_DIALBACK_DOMAIN_MAX + 1], to[XS2S_DIALBACK_DOMAIN_MAX + 1];
   if (!xs2s__jid_domain(xs2s_stanza_attr(stanza, "from"), from, sizeof(from)) ||
       !xs2s__jid_domain(xs2s_stanza_attr(stanza, "to"), to, sizeof(to)))
     return XS2S_ERR_INVALID_ARGUMENT;
-  if (xs2s__dialback_state(&s->db, from, to, NULL) != XS2S_DIALBACK_VALID)
+  /* Pairs are keyed the way stanzas flow in (session_auth.c): on a
+   * receiving bidi stream ours go out along the reverse of a pair. */
+  if (xs2s__dialback_state(&s->db, receiving ? to : from,
+                           receiving ? from : to,
+                           NULL) != XS2S_DIALBACK_VALID)
     return XS2S_ERR_NOT_AUTHENTICATED;
   size_t before = s->plain.len;
   int rc = xs2s__session_write_stanza(s, stanza);
@@ -928,6 +945,7 @@ static int copy_config(xs2s_session *s, const xs2s_session_config *c) {
   s->require_valid_cert = c->require_valid_certificate;
   s->verify_only = c->verify_only;
   s->direct_tls = c->direct_tls;
+  s->bidi = c->bidi && !c->verify_only;
   s->allow_domain = c->allow_domain;
   s->policy_user_data = c->policy_user_data;
   s->wall_clock_ms = c->wall_clock_ms;

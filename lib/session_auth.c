@@ -249,8 +249,12 @@ int xs2s__authorize(xs2s_session *s, const xs2s_stanza *st) {
     return xs2s__session_fail(s, XS2S_ERR_POLICY,
                               XS2S_STREAM_ERR_HOST_UNKNOWN,
                               "'to' is not a domain served here");
+  /* Receiving: the pair (from, to) was proved by the peer. Initiating
+   * (bidirectional): the reverse of a pair we proved, (to, from). */
+  int in = s->role == XS2S_SESSION_RECEIVING;
   if (!xs2s__jid_domain(from_attr, from, sizeof(from)) ||
-      xs2s__dialback_state(&s->db, from, to, NULL) != XS2S_DIALBACK_VALID)
+      xs2s__dialback_state(&s->db, in ? from : to, in ? to : from, NULL) !=
+          XS2S_DIALBACK_VALID)
     return xs2s__session_fail(s, XS2S_ERR_POLICY,
                               XS2S_STREAM_ERR_INVALID_FROM,
                               "'from' is not authenticated for 'to'");

@@ -90,6 +90,10 @@ int xs2s_session_peer_limits(const xs2s_session *s, uint64_t *max_bytes,
   return s->peer_limits;
 }
 
+int xs2s_session_is_bidi(const xs2s_session *s) {
+  return s->bidi_on;
+}
+
 int xs2s__features_send(xs2s_session *s) {
   xs2s_stanza *f = xs2s_stanza_new_mem(&s->mem, "features", XS2S_NS_STREAMS);
   int rc = f ? 0 : XS2S_ERR_NOMEM;
@@ -110,6 +114,9 @@ int xs2s__features_send(xs2s_session *s) {
       rc = xs2s_dialback_feature_add(f);
     if (rc == 0)
       rc = add_limits(s, f);
+    if (rc == 0 && s->bidi &&
+        !xs2s_stanza_add_child(f, "bidi", XS2S_NS_FEATURE_BIDI))
+      rc = XS2S_ERR_NOMEM;
   }
   if (rc == 0)
     rc = xs2s__session_write_stanza(s, f);
@@ -143,6 +150,8 @@ int xs2s__features_read(xs2s_session *s, const xs2s_stanza *features) {
   s->peer_dialback_errors = (db & XS2S_DIALBACK_FEATURE_ERRORS) != 0;
   xs2s__dialback_set_peer_features(&s->db, db);
   read_limits(s, features);
+  s->peer_offers_bidi =
+      xs2s_stanza_find_child(features, "bidi", XS2S_NS_FEATURE_BIDI) != NULL;
   xs2s__session_log(s, XS2S_SESSION_LOG_DEBUG,
                     "peer offers:%s%s%s%s",
                     s->peer_offers_starttls ? " starttls" : "",
@@ -186,6 +195,15 @@ int xs2s__features_act(xs2s_session *s) {
                               "peer certificate does not prove its domain");
   if (s->verify_only)
     return xs2s__session_event(s, XS2S__EV_NEGOTIATED);
+  /* XEP-0288: after TLS, before authentication; no answer comes. */
+  if (s->bidi && s->peer_offers_bidi && !s->bidi_on) {
+    if ((rc = xs2s__session_write_str(s, "<bidi xmlns='" XS2S_NS_BIDI
+                                         "'/>")) < 0)
+      return xs2s__session_fail(s, rc, XS2S_STREAM_ERR_RESOURCE_CONSTRAINT,
+                                NULL);
+    s->bidi_on = 1;
+    xs2s__session_log(s, XS2S_SESSION_LOG_DEBUG, "bidirectional stream");
+  }
   switch (s->sasl_state) {
   case XS2S__SASL_NONE:
     if (s->peer_offers_external && s->tls_state == XS2S__TLS_ACTIVE)

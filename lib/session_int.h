@@ -68,6 +68,8 @@ struct xs2s_session {
   int require_valid_cert;
   int verify_only;
   int direct_tls;           /* XEP-0368: TLS from the first byte */
+  int bidi;                 /* XEP-0288 wanted (config) */
+  int bidi_on;              /* ... requested and in force */
   xs2s_tls_creds *creds;    /* our reference */
   xs2s_tlsa *tlsa;          /* copies, data included */
   size_t tlsa_count;
@@ -92,6 +94,7 @@ struct xs2s_session {
   int peer_offers_starttls;
   int peer_requires_starttls;
   int peer_offers_external;
+  int peer_offers_bidi;    /* initiating: XEP-0288 feature offered */
   int peer_limits;         /* initiating: XEP-0478 <limits/> received */
   uint64_t peer_max_bytes; /* ... its max-bytes (0: none) */
   uint64_t peer_idle_s;    /* ... its idle-seconds (0: none) */

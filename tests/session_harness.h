@@ -85,6 +85,8 @@ typedef struct h_world {
   int hold_requests; /* do not route verify requests */
   int direct_tls;    /* sessions opened from now on use XEP-0368 TLS */
   uint64_t idle_ms;  /* idle timeout of sessions opened from now on */
+  int bidi_init;     /* initiating sessions opened from now on want bidi */
+  int bidi_recv;     /* receiving sessions opened from now on offer it */
   xs2s_mem mem;
 } h_world;
 

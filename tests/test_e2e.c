@@ -207,6 +207,7 @@ typedef struct opts {
   const char *cert_name; /* certificate file name if not DOMAIN */
   unsigned listen_flags;
   uint64_t stanza_bytes; /* parser bound (advertised per XEP-0478) */
+  int bidi;              /* XEP-0288 */
 } opts;
 
 static void cert_path(char *buf, size_t n, const char *name, const char *ext) {
@@ -247,6 +248,8 @@ static int node_start(node *n, const opts *o) {
     rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_IDLE, o->idle_ms);
   if (o->queue_ms)
     rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_QUEUE, o->queue_ms);
+  if (o->bidi)
+    rc |= xs2s_config_set_bidi(cfg, 1);
   if (o->stanza_bytes)
     rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_STANZA_BYTES, o->stanza_bytes);
   rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_CONNECT, 2000);
@@ -689,6 +692,53 @@ static void test_stream_limits(void) {
   node_stop(&b);
 }
 
+/* XEP-0288: b.test answers on the stream a.test opened; no second
+ * connection is made. With TLS and certificates, then with dialback. */
+static void one_bidi(int tls) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  oa.bidi = ob.bidi = 1;
+  if (tls) {
+    oa.tls = ob.tls = XS2S_TLS_REQUIRED;
+    oa.certs = ob.certs = 1;
+    oa.ca = ob.ca = "ca.pem";
+  }
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  b.echo = 1;
+  node *ns[2] = {&a, &b};
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "one"), 0);
+  want w = {&a, 1, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "two"), 0);
+  w.got = 2;
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_STR(a.got[0], "echo:one");
+  CHECK_STR(a.got[1], "echo:two");
+  CHECK_INT(a.last_auth, tls ? XS2S_AUTH_SASL_EXTERNAL : XS2S_AUTH_DIALBACK);
+  xs2s_counters ka, kb;
+  xs2s_ctx_counters(a.ctx, &ka);
+  xs2s_ctx_counters(b.ctx, &kb);
+  CHECK_INT(ka.connections_out, 1);
+  CHECK_INT(ka.connections_in, tls ? 0 : 1); /* dialback: b verifies a */
+  CHECK_INT(kb.connections_out, tls ? 0 : 1); /* ... over its own stream */
+  CHECK_INT(kb.stanzas_out, 2);
+  CHECK_INT(ka.stanzas_in, 2);
+  CHECK_INT(a.bounces + b.bounces, 0);
+  check_books(&a);
+  check_books(&b);
+  node_stop(&a);
+  node_stop(&b);
+}
+
+static void test_bidi(void) {
+  one_bidi(1);
+  one_bidi(0);
+}
+
 static int write_dns(const char *path) {
   FILE *f = fopen(path, "w");
   if (!f)
@@ -738,6 +788,7 @@ int main(int argc, char **argv) {
   RUN(test_graceful_shutdown);
   RUN(test_direct_tls);
   RUN(test_stream_limits);
+  RUN(test_bidi);
   unlink(dns_conf);
   rmdir(dir);
   return check_finish();

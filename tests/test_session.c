@@ -773,6 +773,56 @@ static size_t count_to_b(h_link *l, int dir, char *buf, size_t len,
   return len;
 }
 
+/* XEP-0288: with both sides willing, the receiving side answers on the
+ * stream the initiating side opened, for the pair the peer proved. */
+static void test_bidi(void) {
+  h_world w;
+  world(&w);
+  w.bidi_init = w.bidi_recv = 1;
+  h_link *l = dialback_link(&w);
+  CHECK(h_authenticated(&l->b, "b.test", "a.test", XS2S_AUTH_DIALBACK));
+  CHECK_INT(xs2s_session_is_bidi(l->a.s), 1);
+  CHECK_INT(xs2s_session_is_bidi(l->b.s), 1);
+  CHECK_INT(send_message(&l->a, "a.test", "b.test", "there"), 0);
+  CHECK_INT(send_message(&l->b, "b.test", "a.test", "and back"), 0);
+  h_run(&w);
+  CHECK_STR(body_of(&l->b, 0), "there");
+  CHECK_INT(l->a.n_stanzas, 1);
+  CHECK_STR(body_of(&l->a, 0), "and back");
+  /* Only the reverse of a proved pair: b.test has not proved c.test. */
+  CHECK_INT(send_message(&l->b, "b.test", "c.test", "no"),
+            XS2S_ERR_NOT_AUTHENTICATED);
+  CHECK_INT(l->a.closed + l->b.closed, 0);
+  /* A forged 'from' on the way back costs the stream. */
+  h_inject(&l->a, "<message from='x.test' to='a.test'><body>x</body>"
+                  "</message>");
+  h_run(&w);
+  CHECK_INT(l->a.n_stanzas, 1);
+  CHECK_INT(l->a.close.condition, XS2S_STREAM_ERR_INVALID_FROM);
+  h_world_free(&w);
+}
+
+/* Offered but not requested (or requested but not offered): one-way. */
+static void test_bidi_one_sided(void) {
+  for (int i = 0; i < 2; i++) {
+    h_world w;
+    world(&w);
+    w.bidi_init = i;
+    w.bidi_recv = !i;
+    h_link *l = dialback_link(&w);
+    CHECK(h_authenticated(&l->b, "b.test", "a.test", XS2S_AUTH_DIALBACK));
+    CHECK_INT(xs2s_session_is_bidi(l->a.s), 0);
+    CHECK_INT(xs2s_session_is_bidi(l->b.s), 0);
+    CHECK_INT(send_message(&l->b, "b.test", "a.test", "no"),
+              XS2S_ERR_BAD_STATE);
+    CHECK_INT(send_message(&l->a, "a.test", "b.test", "yes"), 0);
+    h_run(&w);
+    CHECK_INT(l->b.n_stanzas, 1);
+    CHECK_INT(l->a.closed + l->b.closed, 0);
+    h_world_free(&w);
+  }
+}
+
 static void test_stream_limits(void) {
   h_world w;
   world(&w);
@@ -887,6 +937,8 @@ int main(void) {
   RUN(test_chunked_delivery);
   RUN(test_stanza_limit);
   RUN(test_stream_limits);
+  RUN(test_bidi);
+  RUN(test_bidi_one_sided);
   RUN(test_out_of_memory);
   return check_finish();
 }
