@@ -208,6 +208,7 @@ typedef struct opts {
   unsigned listen_flags;
   uint64_t stanza_bytes; /* parser bound (advertised per XEP-0478) */
   int bidi;              /* XEP-0288 */
+  const char *domain2;   /* a second local domain (no certificate) */
 } opts;
 
 static void cert_path(char *buf, size_t n, const char *name, const char *ext) {
@@ -229,6 +230,8 @@ static int node_start(node *n, const opts *o) {
   } else {
     rc |= xs2s_config_add_domain(cfg, o->domain, NULL, NULL);
   }
+  if (o->domain2)
+    rc |= xs2s_config_add_domain(cfg, o->domain2, NULL, NULL);
   if (o->ca) {
     snprintf(ca, sizeof(ca), "%s/%s", certs, o->ca);
     rc |= xs2s_config_set_ca_file(cfg, ca);
@@ -739,6 +742,65 @@ static void test_bidi(void) {
   one_bidi(0);
 }
 
+typedef struct pairs_seen {
+  const char *remote;
+  int found;
+  unsigned extra;
+} pairs_seen;
+
+static int out_pairs(const xs2s_conn_info *in, void *arg) {
+  pairs_seen *p = arg;
+  if (in->direction == XS2S_DIR_OUTGOING && in->remote_domain &&
+      strcmp(in->remote_domain, p->remote) == 0) {
+    p->found++;
+    p->extra = in->extra_pairs;
+  }
+  return 0;
+}
+
+static int has_body(const node *n, const char *body) {
+  for (int i = 0; i < n->ngot; i++)
+    if (strcmp(n->got[i], body) == 0)
+      return 1;
+  return 0;
+}
+
+/* One context serving a.test and a2.test: both send to b.test over one
+ * stream (a second dialback pair on it), b.test answers each domain, and
+ * each answer reaches the right one. */
+static void test_several_local_domains(void) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  oa.domain2 = "a2.test";
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  b.echo = 1;
+  node *ns[2] = {&a, &b};
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "from a"), 0);
+  CHECK_INT(send_msg(&a, "carol@a2.test", "bob@b.test", "from a2"), 0);
+  want w = {&a, 2, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(has_body(&b, "from a"));
+  CHECK(has_body(&b, "from a2"));
+  CHECK(has_body(&a, "echo:from a"));
+  CHECK(has_body(&a, "echo:from a2"));
+  pairs_seen p = {"b.test", 0, 0};
+  xs2s_ctx_foreach_conn(a.ctx, out_pairs, &p);
+  CHECK_INT(p.found, 1);
+  CHECK_INT(p.extra, 1); /* (a.test, b.test) and (a2.test, b.test) */
+  /* Sending from a domain this context does not serve is refused. */
+  CHECK_INT(send_msg(&a, "eve@a3.test", "bob@b.test", "no"),
+            XS2S_ERR_INVALID_ARGUMENT);
+  CHECK_INT(a.bounces + b.bounces, 0);
+  check_books(&a);
+  check_books(&b);
+  node_stop(&a);
+  node_stop(&b);
+}
+
 static int write_dns(const char *path) {
   FILE *f = fopen(path, "w");
   if (!f)
@@ -757,7 +819,8 @@ static int write_dns(const char *path) {
         "  local-data: \"down.test. 60 IN A 127.0.0.35\"\n"
         "  local-data: \"_xmpps-server._tcp.d.test. 60 IN SRV 0 0 5270 "
         "xmpp.d.test.\"\n"
-        "  local-data: \"xmpp.d.test. 60 IN A 127.0.0.36\"\n",
+        "  local-data: \"xmpp.d.test. 60 IN A 127.0.0.36\"\n"
+        "  local-data: \"a2.test. 60 IN A 127.0.0.31\"\n",
         f);
   return fclose(f);
 }
@@ -789,6 +852,7 @@ int main(int argc, char **argv) {
   RUN(test_direct_tls);
   RUN(test_stream_limits);
   RUN(test_bidi);
+  RUN(test_several_local_domains);
   unlink(dns_conf);
   rmdir(dir);
   return check_finish();
