@@ -279,6 +279,7 @@ static int copy_into(xs2s_config *dst, const xs2s_config *src) {
   dst->system_trust = src->system_trust;
   dst->tls_mode = src->tls_mode;
   dst->require_valid_cert = src->require_valid_cert;
+  dst->bidi = src->bidi;
   dst->privacy = src->privacy;
   memcpy(dst->limits, src->limits, sizeof(dst->limits));
   memcpy(dst->timeouts, src->timeouts, sizeof(dst->timeouts));
@@ -397,6 +398,17 @@ int xs2s_config_set_require_valid_cert(xs2s_config *cfg, int on) {
 
 int xs2s_config_require_valid_cert(const xs2s_config *cfg) {
   return cfg->require_valid_cert;
+}
+
+int xs2s_config_set_bidi(xs2s_config *cfg, int on) {
+  if (on != 0 && on != 1)
+    return XS2S_ERR_INVALID_ARGUMENT;
+  cfg->bidi = on;
+  return 0;
+}
+
+int xs2s_config_bidi(const xs2s_config *cfg) {
+  return cfg->bidi;
 }
 
 int xs2s_config_set_privacy_mode(xs2s_config *cfg, xs2s_privacy_mode mode) {

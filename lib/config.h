@@ -64,6 +64,7 @@ struct xs2s_config {
   char *dialback_secret;
   xs2s_tls_mode tls_mode;
   int require_valid_cert;
+  int bidi;              /* XEP-0288 offered and requested */
   xs2s_privacy_mode privacy;
   char *unbound_config;
   char *resolv_conf;

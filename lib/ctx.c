@@ -522,6 +522,7 @@ size_t xs2s_ctx_foreach_conn(xs2s_ctx *ctx,
     memcpy(in.peer_address, c->peer_text, sizeof(in.peer_address));
     if (c->session && xs2s_session_is_secure(c->session)) {
       in.tls = 1;
+      in.direct_tls = c->direct_tls;
       xs2s_tls_info ti;
       if (xs2s_tls_get_info(xs2s_session_tls(c->session), &ti) == 0) {
         in.tls_version = ti.version;

@@ -83,6 +83,16 @@ static void on_authenticated(xs2s_session *s, const char *local,
   add_pair(c, local, remote, how);
   if (c->dir == XS2S_DIR_OUTGOING && c->remote)
     xs2s__remote_pair_up(c->remote, c, local);
+  if (c->dir == XS2S_DIR_INCOMING && xs2s_session_is_bidi(c->session)) {
+    char dom[XS2S__DOMAIN_MAX + 1];
+    int n = xs2s__domain_normalize(remote, strlen(remote), dom);
+    xs2s__remote *r =
+        n < 0 ? NULL : xs2s__remote_get(c->ctx, dom, (size_t)n, 1);
+    if (r && (!c->bidi_remote || c->bidi_remote == r)) {
+      c->bidi_remote = r;
+      xs2s__remote_bidi_up(r, c, local);
+    }
+  }
 }
 
 static void on_auth_failed(xs2s_session *s, const char *local,
@@ -254,6 +264,12 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
     sc.require_valid_certificate = cfg->require_valid_cert;
   }
   sc.tls_creds = ctx->creds;
+  /* Direct TLS (XEP-0368): the handshake comes first, so TLS is there
+   * whatever the STARTTLS policy says. */
+  sc.direct_tls = c->direct_tls;
+  sc.bidi = cfg->bidi;
+  if (c->direct_tls)
+    sc.security = XS2S_SECURITY_REQUIRED;
   sc.wall_clock_ms = xs2s__loop_wall_ms();
   sc.dialback_secret = ctx->secret;
   sc.allow_domain = allow_domain;
@@ -483,6 +499,8 @@ static void conn_release(xs2s__conn *c, int notify) {
                             c->dir == XS2S_DIR_INCOMING);
   if (c->sid[0])
     xs2s__map_remove(&ctx->stream_ids, c->sid, strlen(c->sid));
+  if (c->bidi_remote && c->bidi_remote->bidi_in == c)
+    c->bidi_remote->bidi_in = NULL;
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -563,7 +581,6 @@ int xs2s__conn_start_session(xs2s__conn *c, const char *first_local) {
 int xs2s__conn_accept(xs2s_ctx *ctx, int fd,
                       const struct sockaddr_storage *peer, socklen_t len,
                       unsigned listen_flags) {
-  (void)listen_flags;
   int rc = xs2s__conn_count_add(&ctx->counts, (const struct sockaddr *)peer, 1);
   if (rc < 0) {
     if (rc == XS2S_ERR_LIMIT)
@@ -585,6 +602,7 @@ int xs2s__conn_accept(xs2s_ctx *ctx, int fd,
   xs2s__keepalive ka;
   xs2s__net_keepalive_from_config(ctx->cfg, &ka);
   xs2s__net_set_keepalive(fd, &ka);
+  c->direct_tls = (listen_flags & XS2S_LISTEN_DIRECT_TLS) != 0;
   rc = make_session(c, XS2S_SESSION_RECEIVING, NULL);
   if (rc == 0)
     rc = xs2s__loop_add(&ctx->loop, fd, XS2S_EV_READ, on_fd, c);

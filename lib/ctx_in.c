@@ -67,11 +67,6 @@ int xs2s__listeners_open(xs2s_ctx *ctx) {
     ln->fd = -1;
     ln->flags = cl->flags;
     xs2s__timer_init(&ln->pause_timer, resume, ln);
-    if (cl->flags & XS2S_LISTEN_DIRECT_TLS) {
-      xs2s__ctx_log(ctx, XS2S_LOG_ERROR,
-                    "listener %s: direct TLS is not supported yet", cl->text);
-      return XS2S_ERR_CONFIG;
-    }
     int fd;
     int rc = xs2s__net_listen((const struct sockaddr *)&cl->addr,
                               cl->addr_len,

@@ -65,6 +65,8 @@ struct xs2s__conn {
   int depth;            /* > 0 while some frame uses the conn */
   int broken;           /* socket failed: output is discarded */
   int closed_seen;      /* the session's closed callback ran */
+  int direct_tls;       /* XEP-0368: TLS from the first byte */
+  struct xs2s__remote *bidi_remote; /* incoming bidi: the remote it serves */
   xs2s_session_close_info close; /* copy of the closing info */
   char close_text[128];
   char sid[XS2S_DIALBACK_ID_MAX + 1]; /* key in ctx->stream_ids, or "" */
@@ -131,6 +133,7 @@ struct xs2s__remote {
   size_t cand, addr;        /* the next address to try */
   xs2s__conn *out;
   int out_authed;           /* a pair was authenticated on ->out */
+  xs2s__conn *bidi_in;      /* an incoming XEP-0288 stream from it */
   unsigned failures;
   xs2s__timer retry_timer;
   xs2s__timer queue_timer;
@@ -146,6 +149,9 @@ xs2s__remote *xs2s__remote_get(xs2s_ctx *ctx, const char *name, size_t len,
  * XS2S_ERR_NOMEM (not accepted). */
 int xs2s__remote_submit(xs2s__remote *r, const xs2s_stanza *s,
                         const char *local, void *tag);
+/* An incoming bidirectional stream @c authenticated @r for @local: our
+ * stanzas to @r may use it (queued ones of @local are sent now). */
+void xs2s__remote_bidi_up(xs2s__remote *r, xs2s__conn *c, const char *local);
 /* Carries a dialback verification to the remote's authoritative server. */
 void xs2s__remote_verify(xs2s__remote *r, const xs2s_dialback_request *req);
 /* Events from the outgoing conn. */

@@ -195,11 +195,14 @@ static void try_next(xs2s__remote *r) {
   xs2s_ctx *ctx = r->ctx;
   while (r->res && r->cand < r->res->ncandidates) {
     const xs2s_resolve_candidate *c = &r->res->candidates[r->cand];
-    if (r->addr >= c->naddrs || c->tls == XS2S_RESOLVE_TLS_DIRECT) {
-      if (c->tls == XS2S_RESOLVE_TLS_DIRECT && c->naddrs)
+    int direct = c->tls == XS2S_RESOLVE_TLS_DIRECT;
+    /* Direct TLS needs TLS allowed for this domain. */
+    int skip = direct && r->pol.tls_mode == XS2S_TLS_OFF;
+    if (r->addr >= c->naddrs || skip) {
+      if (skip && c->naddrs)
         xs2s__ctx_log(ctx, XS2S_LOG_DEBUG,
-                      "%s: skipping direct-TLS candidate %s:%u", r->name,
-                      c->host, (unsigned)c->port);
+                      "%s: skipping direct-TLS candidate %s:%u (TLS off)",
+                      r->name, c->host, (unsigned)c->port);
       r->cand++;
       r->addr = 0;
       continue;
@@ -211,8 +214,9 @@ static void try_next(xs2s__remote *r) {
     int rc = xs2s__conn_connect(ctx, r, &a->sa, xs2s_resolve_addr_len(a),
                                 &conn);
     if (rc == 0) {
-      xs2s__ctx_log(ctx, XS2S_LOG_DEBUG, "%s: connecting to %s (%s)",
-                    r->name, text, c->host);
+      conn->direct_tls = direct;
+      xs2s__ctx_log(ctx, XS2S_LOG_DEBUG, "%s: connecting to %s (%s%s)",
+                    r->name, text, c->host, direct ? ", direct TLS" : "");
       r->out = conn;
       r->out_authed = 0;
       r->state = XS2S__REMOTE_CONNECTING;
@@ -253,10 +257,34 @@ void xs2s__remote_connected(xs2s__remote *r, xs2s__conn *c) {
   }
 }
 
+static const char too_large[] =
+    "the stanza is larger than the receiving server accepts (XEP-0478)";
+
 static int drain_entry(xs2s__qentry *e, void *arg) {
   xs2s__conn *c = arg;
   int rc = xs2s__conn_send(c, e->stanza);
+  if (rc == XS2S_ERR_LIMIT) {
+    /* Over the peer's advertised max-bytes: bounced, the rest goes on. */
+    xs2s__ctx_defer(c->ctx, e->stanza, e->tag, 0,
+                    XS2S_STANZA_ERR_POLICY_VIOLATION, too_large);
+    e->stanza = NULL; /* taken by the deferred bounce */
+    return 0;
+  }
   return rc == 0 ? 0 : rc;
+}
+
+void xs2s__remote_bidi_up(xs2s__remote *r, xs2s__conn *c, const char *local) {
+  r->bidi_in = c;
+  xs2s__ctx_log(r->ctx, XS2S_LOG_DEBUG,
+                "%s: incoming bidirectional stream usable for %s", r->name,
+                local);
+  if (r->out && xs2s__conn_pair_ready(r->out, local, r->name))
+    return; /* our own stream drains the queue */
+  int rc = xs2s__queue_drain(&r->queue, local, strlen(local), drain_entry, c);
+  if (rc < 0)
+    xs2s__ctx_log(r->ctx, XS2S_LOG_ERROR, "%s: flushing the queue: %s",
+                  r->name, xs2s_strerror(rc));
+  arm_queue_timer(r);
 }
 
 void xs2s__remote_pair_up(xs2s__remote *r, xs2s__conn *c, const char *local) {
@@ -370,10 +398,24 @@ int xs2s__remote_submit(xs2s__remote *r, const xs2s_stanza *s,
     xs2s__ctx_defer(ctx, copy, tag, 0, r->cond, r->text);
     return 0;
   }
-  if (r->out && xs2s__conn_pair_ready(r->out, local, r->name)) {
-    int rc = xs2s__conn_send(r->out, s);
+  xs2s__conn *via = NULL;
+  if (r->out && xs2s__conn_pair_ready(r->out, local, r->name))
+    via = r->out;
+  else if (r->bidi_in && xs2s__conn_pair_ready(r->bidi_in, local, r->name))
+    via = r->bidi_in; /* XEP-0288: the peer's stream carries ours too */
+  if (via) {
+    int rc = xs2s__conn_send(via, s);
     if (rc == 0) {
       ctx->counters.stanzas_accepted++;
+      return 0;
+    }
+    if (rc == XS2S_ERR_LIMIT) {
+      xs2s_stanza *copy = xs2s_stanza_copy(s);
+      if (!copy)
+        return XS2S_ERR_NOMEM;
+      ctx->counters.stanzas_accepted++;
+      xs2s__ctx_defer(ctx, copy, tag, 0, XS2S_STANZA_ERR_POLICY_VIOLATION,
+                      too_large);
       return 0;
     }
     if (rc != XS2S_ERR_NOT_AUTHENTICATED && rc != XS2S_ERR_BAD_STATE)

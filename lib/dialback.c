@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "dialback.h"
+#include "domain.h"
 
 const char *xs2s_dialback_state_name(xs2s_dialback_state s) {
   static const char *const names[] = {
@@ -22,20 +23,10 @@ const char *xs2s_dialback_state_name(xs2s_dialback_state s) {
   return names[s];
 }
 
-/* Domain names compare without regard to ASCII case, independent of the
- * locale. */
+/* Domain names compare in their canonical form (domain.c): case and
+ * U-label versus A-label make no difference. */
 static int same_domain(const char *a, const char *b) {
-  for (;; a++, b++) {
-    unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-    if (x >= 'A' && x <= 'Z')
-      x += 'a' - 'A';
-    if (y >= 'A' && y <= 'Z')
-      y += 'a' - 'A';
-    if (x != y)
-      return 0;
-    if (!x)
-      return 1;
-  }
+  return xs2s__domain_equal(a, b);
 }
 
 /* Copies @src, known to fit, into a fixed buffer of @size bytes. */

@@ -2,9 +2,10 @@
  * identity.c: does a certificate name an XMPP domain? (RFC 6125 as profiled
  * by RFC 6120 section 13.7.1.2 and RFC 7590).
  *
- * Pure: the names come decoded (cert.c), the domain as text. Everything is
- * compared as lower-case A-labels without a trailing dot, so U-label input
- * and A-label certificates meet on one form.
+ * Pure: the names come decoded (cert.c), the domain as text. The domain is
+ * put in the canonical form of domain.c (lower-case A-labels, no trailing
+ * dot) and presented names are compared against it, so U-label input and
+ * A-label certificates meet on one form.
  */
 #include <string.h>
 
@@ -14,52 +15,6 @@ static const char srv_prefix[] = "_xmpp-server.";
 
 static char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-/* Checks @d (lower-case) for LDH labels of 1..63 bytes. */
-static int valid_hostname(const char *d) {
-  size_t label = 0;
-  for (const char *p = d; *p; p++) {
-    char c = *p;
-    if (c == '.') {
-      if (label == 0)
-        return 0;
-      label = 0;
-      continue;
-    }
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-      return 0;
-    if (++label > 63)
-      return 0;
-  }
-  return label > 0;
-}
-
-int xs2s__domain_to_alabel(const char *in, char out[XS2S__ALABEL_MAX + 1]) {
-  if (!in)
-    return XS2S_ERR_INVALID_ARGUMENT;
-  size_t len = strlen(in);
-  if (len > 0 && in[len - 1] == '.')
-    len--;
-  if (len == 0 || len > 4 * XS2S__ALABEL_MAX)
-    return XS2S_ERR_INVALID_ARGUMENT;
-  /* gnutls_idna_map copies ASCII input as it is and maps U-labels to
-   * A-labels (UTS #46, which also folds case). */
-  gnutls_datum_t ace = {NULL, 0};
-  if (gnutls_idna_map(in, (unsigned)len, &ace, 0) < 0)
-    return XS2S_ERR_INVALID_ARGUMENT;
-  int rc = 0;
-  if (ace.size == 0 || ace.size > XS2S__ALABEL_MAX) {
-    rc = XS2S_ERR_INVALID_ARGUMENT;
-  } else {
-    for (unsigned i = 0; i < ace.size; i++)
-      out[i] = ascii_lower((char)ace.data[i]);
-    out[ace.size] = '\0';
-    if (strlen(out) != ace.size || !valid_hostname(out))
-      rc = XS2S_ERR_INVALID_ARGUMENT;
-  }
-  gnutls_free(ace.data);
-  return rc;
 }
 
 /* Whether the presented @name (any case, one optional trailing dot) equals
@@ -106,8 +61,8 @@ static int srvname_matches(const char *name, const char *domain) {
 static int xmppaddr_matches(const char *jid, const char *domain) {
   if (strpbrk(jid, "@/"))
     return 0;
-  char norm[XS2S__ALABEL_MAX + 1];
-  if (xs2s__domain_to_alabel(jid, norm) < 0)
+  char norm[XS2S__DOMAIN_MAX + 1];
+  if (xs2s__domain_normalize_host(jid, norm) < 0)
     return 0;
   return strcmp(norm, domain) == 0;
 }
@@ -147,8 +102,8 @@ xs2s_tls_name_match xs2s__match_names(const xs2s_tls_name *names,
 
 int xs2s_tls_match_name(const xs2s_tls_name *names, size_t count,
                         const char *domain) {
-  char norm[XS2S__ALABEL_MAX + 1];
-  int rc = xs2s__domain_to_alabel(domain, norm);
+  char norm[XS2S__DOMAIN_MAX + 1];
+  int rc = xs2s__domain_normalize_host(domain, norm);
   if (rc < 0)
     return rc;
   if (!names && count > 0)

@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "serialize.h"
+#include "domain.h"
 #include "session_int.h"
 
 /* More restarts than STARTTLS plus SASL need means a confused peer. */
@@ -70,7 +71,7 @@ int xs2s__session_is_local(const xs2s_session *s, const char *domain) {
   if (!domain)
     return 0;
   for (size_t i = 0; i < s->local_domain_count; i++)
-    if (strcasecmp(s->local_domains[i], domain) == 0)
+    if (xs2s__domain_equal(s->local_domains[i], domain))
       return 1;
   return 0;
 }
@@ -91,6 +92,16 @@ static int set_string(xs2s_session *s, char **dst, const char *src) {
   xs2s__free(&s->mem, *dst);
   *dst = copy;
   return 0;
+}
+
+/* Like set_string() with the canonical form of the domain @src (domain.c);
+ * a value that is no valid domain is kept as it is (it then matches
+ * nothing). */
+static int set_domain(xs2s_session *s, char **dst, const char *src) {
+  char norm[XS2S__DOMAIN_MAX + 1];
+  if (src && xs2s__domain_normalize(src, strlen(src), norm) >= 0)
+    src = norm;
+  return set_string(s, dst, src);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -265,11 +276,11 @@ static int header_receiving(xs2s_session *s, const xs2s_stream_header *h) {
     return xs2s__session_fail(s, XS2S_ERR_POLICY, XS2S_STREAM_ERR_HOST_UNKNOWN,
                               "this server does not serve that domain");
   if (s->restarts > 0 && s->remote_domain && h->from &&
-      strcasecmp(s->remote_domain, h->from) != 0)
+      !xs2s__domain_equal(s->remote_domain, h->from))
     return xs2s__session_fail(s, XS2S_ERR_POLICY, XS2S_STREAM_ERR_INVALID_FROM,
                               "stream restarted with another 'from'");
-  if ((rc = set_string(s, &s->header_to, to)) < 0 ||
-      (h->from && (rc = set_string(s, &s->remote_domain, h->from)) < 0) ||
+  if ((rc = set_domain(s, &s->header_to, to)) < 0 ||
+      (h->from && (rc = set_domain(s, &s->remote_domain, h->from)) < 0) ||
       (rc = new_stream_id(s)) < 0 ||
       (rc = xs2s__dialback_set_stream_id(&s->db, s->stream_id)) < 0)
     return xs2s__session_fail(s, rc, XS2S_STREAM_ERR_INTERNAL_SERVER_ERROR,
@@ -285,7 +296,7 @@ static int header_initiating(xs2s_session *s, const xs2s_stream_header *h) {
   if (!h->id || !*h->id)
     return xs2s__session_fail(s, XS2S_ERR_BAD_FORMAT, XS2S_STREAM_ERR_BAD_FORMAT,
                               "stream header without id");
-  if (h->from && strcasecmp(h->from, s->remote_domain) != 0)
+  if (h->from && !xs2s__domain_equal(h->from, s->remote_domain))
     xs2s__session_log(s, XS2S_SESSION_LOG_INFO,
                       "peer answers as '%s' for '%s'", h->from,
                       s->remote_domain);
@@ -497,6 +508,9 @@ static void forget_stream(xs2s_session *s) {
   s->peer_dialback_feature = s->peer_dialback_errors = 0;
   s->peer_offers_starttls = s->peer_requires_starttls = 0;
   s->peer_offers_external = 0;
+  s->peer_limits = 0;
+  s->peer_offers_bidi = 0;
+  s->peer_max_bytes = s->peer_idle_s = 0;
   s->parser_reset_pending = 1;
 }
 
@@ -645,6 +659,13 @@ static int element_receiving(xs2s_session *s, xs2s_stanza *el) {
     deliver(s, el);
     return 0;
   }
+  if (s->bidi && xs2s_stanza_is(el, "bidi", XS2S_NS_BIDI)) {
+    /* XEP-0288: we offered it; from now on we may answer on this stream
+     * for every pair the peer proves. */
+    s->bidi_on = 1;
+    xs2s__session_log(s, XS2S_SESSION_LOG_DEBUG, "bidirectional stream");
+    return 0;
+  }
   return xs2s__session_fail(s, XS2S_ERR_BAD_FORMAT,
                             XS2S_STREAM_ERR_UNSUPPORTED_STANZA_TYPE, NULL);
 }
@@ -667,6 +688,10 @@ static int element_initiating(xs2s_session *s, xs2s_stanza *el) {
   case XS2S_SESSION_CLOSING:
     if (xs2s_stanza_is(el, NULL, XS2S_NS_DIALBACK))
       return xs2s__dialback_element(s, el);
+    if (is_stanza(el) && s->bidi_on && s->state == XS2S_SESSION_OPEN) {
+      deliver(s, el); /* XEP-0288: the peer answers on our stream */
+      return 0;
+    }
     if (is_stanza(el))
       return xs2s__session_fail(s, XS2S_ERR_POLICY,
                                 XS2S_STREAM_ERR_NOT_AUTHORIZED,
@@ -776,18 +801,33 @@ ssize_t xs2s_session_recv(xs2s_session *s, const uint8_t *data, size_t len,
 int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza) {
   if (!stanza || !is_stanza(stanza))
     return XS2S_ERR_INVALID_ARGUMENT;
-  if (s->role != XS2S_SESSION_INITIATING || s->state != XS2S_SESSION_OPEN ||
+  int receiving = s->role == XS2S_SESSION_RECEIVING;
+  if ((receiving && !s->bidi_on) || s->state != XS2S_SESSION_OPEN ||
       s->verify_only)
     return XS2S_ERR_BAD_STATE;
   char from[XS2S_DIALBACK_DOMAIN_MAX + 1], to[XS2S_DIALBACK_DOMAIN_MAX + 1];
   if (!xs2s__jid_domain(xs2s_stanza_attr(stanza, "from"), from, sizeof(from)) ||
       !xs2s__jid_domain(xs2s_stanza_attr(stanza, "to"), to, sizeof(to)))
     return XS2S_ERR_INVALID_ARGUMENT;
-  if (xs2s__dialback_state(&s->db, from, to, NULL) != XS2S_DIALBACK_VALID)
+  /* Pairs are keyed the way stanzas flow in (session_auth.c): on a
+   * receiving bidi stream ours go out along the reverse of a pair. */
+  if (xs2s__dialback_state(&s->db, receiving ? to : from,
+                           receiving ? from : to,
+                           NULL) != XS2S_DIALBACK_VALID)
     return XS2S_ERR_NOT_AUTHENTICATED;
+  size_t before = s->plain.len;
   int rc = xs2s__session_write_stanza(s, stanza);
   if (rc < 0)
     return rc;
+  size_t size = s->plain.len - before;
+  if (s->peer_max_bytes && size > s->peer_max_bytes) {
+    /* XEP-0478: the peer would refuse it; take it back unsent. */
+    s->plain.len = before;
+    xs2s__session_log(s, XS2S_SESSION_LOG_INFO,
+                      "stanza of %zu bytes exceeds the peer's limit of %llu",
+                      size, (unsigned long long)s->peer_max_bytes);
+    return XS2S_ERR_LIMIT;
+  }
   xs2s__session_activity(s);
   return xs2s__session_flush(s);
 }
@@ -814,6 +854,17 @@ static int handshake_done(const xs2s_session *s) {
          (s->verify_only && s->state == XS2S_SESSION_OPEN);
 }
 
+/* XEP-0478: stay well inside the peer's idle-seconds. */
+static uint64_t keepalive_interval(const xs2s_session *s) {
+  uint64_t k = s->keepalive_ms;
+  if (s->peer_idle_s > 0) {
+    uint64_t half = s->peer_idle_s * 1000 / 2;
+    if (half < k)
+      k = half > 0 ? half : 1;
+  }
+  return k;
+}
+
 uint64_t xs2s_session_next_deadline(const xs2s_session *s) {
   uint64_t d = XS2S_SESSION_NO_TIMEOUT;
   switch (s->state) {
@@ -822,7 +873,7 @@ uint64_t xs2s_session_next_deadline(const xs2s_session *s) {
   case XS2S_SESSION_CLOSING:
     return s->close_deadline;
   case XS2S_SESSION_OPEN:
-    d = min_u64(d, after(s->last_write, s->keepalive_ms));
+    d = min_u64(d, after(s->last_write, keepalive_interval(s)));
     d = min_u64(d, after(s->last_activity, s->idle_ms));
     d = min_u64(d, xs2s__dialback_next_deadline(&s->db));
     break;
@@ -867,7 +918,7 @@ int xs2s_session_on_timer(xs2s_session *s, uint64_t now_ms) {
       xs2s__session_event(s, XS2S__EV_CLOSE_SENT);
       break;
     }
-    if (now_ms >= after(s->last_write, s->keepalive_ms) &&
+    if (now_ms >= after(s->last_write, keepalive_interval(s)) &&
         xs2s__session_write_str(s, " ") < 0)
       xs2s__session_abort(s, XS2S_ERR_NOMEM, "no memory for a keepalive",
                           XS2S_CLOSED_LOCALLY);
@@ -897,6 +948,8 @@ static int copy_config(xs2s_session *s, const xs2s_session_config *c) {
   s->security = c->security;
   s->require_valid_cert = c->require_valid_certificate;
   s->verify_only = c->verify_only;
+  s->direct_tls = c->direct_tls;
+  s->bidi = c->bidi && !c->verify_only;
   s->allow_domain = c->allow_domain;
   s->policy_user_data = c->policy_user_data;
   s->wall_clock_ms = c->wall_clock_ms;
@@ -907,6 +960,9 @@ static int copy_config(xs2s_session *s, const xs2s_session_config *c) {
   s->close_ms = or_default(c->close_timeout_ms, XS2S_SESSION_DEFAULT_CLOSE_MS);
   s->idle_ms = or_default(c->idle_timeout_ms, XS2S_SESSION_DEFAULT_IDLE_MS);
   s->keepalive_ms = or_default(c->keepalive_ms, XS2S_SESSION_DEFAULT_KEEPALIVE_MS);
+  s->max_stanza_bytes = c->limits.max_stanza_bytes
+                            ? c->limits.max_stanza_bytes
+                            : XS2S_DEFAULT_MAX_STANZA_BYTES;
 
   s->local_domains = xs2s__calloc(&s->mem, c->local_domain_count,
                                   sizeof(char *));
@@ -915,11 +971,11 @@ static int copy_config(xs2s_session *s, const xs2s_session_config *c) {
   for (size_t i = 0; i < c->local_domain_count; i++) {
     if (!c->local_domains[i] || !*c->local_domains[i])
       return XS2S_ERR_INVALID_ARGUMENT;
-    if (!(s->local_domains[i] = xs2s__strdup(&s->mem, c->local_domains[i])))
+    if (set_domain(s, &s->local_domains[i], c->local_domains[i]) < 0)
       return XS2S_ERR_NOMEM;
     s->local_domain_count = i + 1;
   }
-  if (set_string(s, &s->remote_domain, c->remote_domain) < 0 ||
+  if (set_domain(s, &s->remote_domain, c->remote_domain) < 0 ||
       set_string(s, &s->secret, c->dialback_secret) < 0)
     return XS2S_ERR_NOMEM;
   if (c->tlsa_count > 0) {
@@ -953,6 +1009,8 @@ static int config_valid(const xs2s_session_config *c) {
   if (c->verify_only && c->role != XS2S_SESSION_INITIATING)
     return 0;
   if ((unsigned)c->security > XS2S_SECURITY_OFF)
+    return 0;
+  if (c->direct_tls && (!c->tls_creds || c->security == XS2S_SECURITY_OFF))
     return 0;
   return !(c->tlsa_count && !c->tlsa);
 }
@@ -1002,9 +1060,13 @@ int xs2s_session_new(xs2s_session **out, const xs2s_session_config *config,
     if (!s->parser)
       rc = XS2S_ERR_NOMEM;
   }
-  if (rc == 0 && s->role == XS2S_SESSION_INITIATING &&
-      (rc = xs2s__session_send_header(s)) == 0)
+  if (rc == 0 && s->direct_tls) {
+    if ((rc = xs2s__tls_direct_start(s)) == 0)
+      rc = xs2s__session_flush(s);
+  } else if (rc == 0 && s->role == XS2S_SESSION_INITIATING &&
+             (rc = xs2s__session_send_header(s)) == 0) {
     rc = xs2s__session_flush(s);
+  }
   if (rc < 0) {
     xs2s_session_free(s);
     return rc;

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "alloc.h"
+#include "domain.h"
 #include "session_int.h"
 
 /* ---------------------------------------------------------------------- */
@@ -89,7 +90,7 @@ xs2s_auth_method xs2s_session_pair_method(const xs2s_session *s,
       &s->db, in ? remote : local, in ? local : remote);
   if (!p || p->state != XS2S_DIALBACK_VALID)
     return XS2S_AUTH_NONE;
-  if (s->sasl_domain && strcasecmp(s->sasl_domain, remote) == 0 &&
+  if (s->sasl_domain && xs2s__domain_equal(s->sasl_domain, remote) &&
       s->sasl_state != XS2S__SASL_FAILED)
     return XS2S_AUTH_SASL_EXTERNAL;
   return p->by_certificate ? XS2S_AUTH_CERTIFICATE : XS2S_AUTH_DIALBACK;
@@ -132,7 +133,7 @@ static int sasl_auth(xs2s_session *s, const xs2s_stanza *el) {
   if (text && *text && strcmp(text, "=") != 0) {
     if (base64_decode(text, authzid, sizeof(authzid)) < 0)
       return sasl_failure(s, "incorrect-encoding");
-    if (strcasecmp(authzid, s->remote_domain) != 0)
+    if (!xs2s__domain_equal(authzid, s->remote_domain))
       return sasl_failure(s, "invalid-authzid");
   }
   if (!(s->sasl_domain = xs2s__strdup(&s->mem, s->remote_domain)))
@@ -248,8 +249,12 @@ int xs2s__authorize(xs2s_session *s, const xs2s_stanza *st) {
     return xs2s__session_fail(s, XS2S_ERR_POLICY,
                               XS2S_STREAM_ERR_HOST_UNKNOWN,
                               "'to' is not a domain served here");
+  /* Receiving: the pair (from, to) was proved by the peer. Initiating
+   * (bidirectional): the reverse of a pair we proved, (to, from). */
+  int in = s->role == XS2S_SESSION_RECEIVING;
   if (!xs2s__jid_domain(from_attr, from, sizeof(from)) ||
-      xs2s__dialback_state(&s->db, from, to, NULL) != XS2S_DIALBACK_VALID)
+      xs2s__dialback_state(&s->db, in ? from : to, in ? to : from, NULL) !=
+          XS2S_DIALBACK_VALID)
     return xs2s__session_fail(s, XS2S_ERR_POLICY,
                               XS2S_STREAM_ERR_INVALID_FROM,
                               "'from' is not authenticated for 'to'");

@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "alloc.h"
+#include "domain.h"
 #include "session_int.h"
 
 /* A pair or verification asked for before the stream was open. */
@@ -67,8 +68,8 @@ static int wait_push(xs2s_session *s, const char *local, const char *remote,
 static int wait_has_pair(const xs2s_session *s, const char *local,
                          const char *remote) {
   for (const xs2s__wait *w = s->waiting; w; w = w->next)
-    if (w->local && strcasecmp(w->local, local) == 0 &&
-        strcasecmp(w->remote, remote) == 0)
+    if (w->local && xs2s__domain_equal(w->local, local) &&
+        xs2s__domain_equal(w->remote, remote))
       return 1;
   return 0;
 }
@@ -368,8 +369,8 @@ int xs2s_session_add_pair(xs2s_session *s, const char *local,
   if (s->require_valid_cert && s->state == XS2S_SESSION_OPEN &&
       !xs2s__tls_peer_valid_for(s, remote))
     return XS2S_ERR_POLICY;
-  int own = strcasecmp(local, s->local_domains[0]) == 0 &&
-            strcasecmp(remote, s->remote_domain) == 0;
+  int own = xs2s__domain_equal(local, s->local_domains[0]) &&
+            xs2s__domain_equal(remote, s->remote_domain);
   if (s->state != XS2S_SESSION_OPEN) {
     if (own || wait_has_pair(s, local, remote))
       return 0;

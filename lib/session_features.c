@@ -7,7 +7,9 @@
  *     policy requires it; then nothing else is offered);
  *   - SASL EXTERNAL once TLS is on and the peer's certificate names the
  *     domain in its header (XEP-0178);
- *   - dialback with error support (XEP-0220 section 2.4.2).
+ *   - dialback with error support (XEP-0220 section 2.4.2);
+ *   - XEP-0478 stream limits: our parser's max-bytes and our idle timeout
+ *     in seconds.
  *
  * The initiating side's choice (xs2s__features_act()):
  *   1. TLS: STARTTLS when offered and allowed; a policy that requires TLS
@@ -18,9 +20,79 @@
  *   3. Authentication: SASL EXTERNAL when offered (once), else dialback;
  *      with neither the stream ends with unsupported-feature.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "session_int.h"
+
+/* Appends <limits xmlns='urn:xmpp:stream-limits:0'/> with what we
+ * enforce. */
+static int add_limits(xs2s_session *s, xs2s_stanza *f) {
+  xs2s_stanza *l = xs2s_stanza_add_child(f, "limits", XS2S_NS_STREAM_LIMITS);
+  char num[24];
+  if (!l)
+    return XS2S_ERR_NOMEM;
+  xs2s_stanza *mb = xs2s_stanza_add_child(l, "max-bytes", NULL);
+  int n = snprintf(num, sizeof(num), "%zu", s->max_stanza_bytes);
+  if (!mb || xs2s_stanza_add_text(mb, num, (size_t)n) < 0)
+    return XS2S_ERR_NOMEM;
+  if (s->idle_ms != XS2S_SESSION_NO_TIMEOUT && s->idle_ms >= 1000) {
+    xs2s_stanza *is = xs2s_stanza_add_child(l, "idle-seconds", NULL);
+    n = snprintf(num, sizeof(num), "%llu",
+                 (unsigned long long)(s->idle_ms / 1000));
+    if (!is || xs2s_stanza_add_text(is, num, (size_t)n) < 0)
+      return XS2S_ERR_NOMEM;
+  }
+  return 0;
+}
+
+/* A positive decimal integer of at most 18 digits, else 0. */
+static uint64_t child_number(const xs2s_stanza *parent, const char *name) {
+  const xs2s_stanza *c =
+      xs2s_stanza_find_child(parent, name, XS2S_NS_STREAM_LIMITS);
+  const char *t = c ? xs2s_stanza_text(c) : NULL;
+  if (!t)
+    return 0;
+  while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')
+    t++;
+  uint64_t v = 0;
+  int digits = 0;
+  for (; *t >= '0' && *t <= '9'; t++) {
+    if (++digits > 18)
+      return 0;
+    v = v * 10 + (uint64_t)(*t - '0');
+  }
+  while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')
+    t++;
+  return *t ? 0 : v;
+}
+
+static void read_limits(xs2s_session *s, const xs2s_stanza *features) {
+  const xs2s_stanza *l =
+      xs2s_stanza_find_child(features, "limits", XS2S_NS_STREAM_LIMITS);
+  s->peer_limits = l != NULL;
+  s->peer_max_bytes = l ? child_number(l, "max-bytes") : 0;
+  s->peer_idle_s = l ? child_number(l, "idle-seconds") : 0;
+  if (l)
+    xs2s__session_log(s, XS2S_SESSION_LOG_DEBUG,
+                      "peer limits: max-bytes %llu, idle-seconds %llu",
+                      (unsigned long long)s->peer_max_bytes,
+                      (unsigned long long)s->peer_idle_s);
+}
+
+int xs2s_session_peer_limits(const xs2s_session *s, uint64_t *max_bytes,
+                             uint64_t *idle_seconds) {
+  if (max_bytes)
+    *max_bytes = s->peer_max_bytes;
+  if (idle_seconds)
+    *idle_seconds = s->peer_idle_s;
+  return s->peer_limits;
+}
+
+int xs2s_session_is_bidi(const xs2s_session *s) {
+  return s->bidi_on;
+}
 
 int xs2s__features_send(xs2s_session *s) {
   xs2s_stanza *f = xs2s_stanza_new_mem(&s->mem, "features", XS2S_NS_STREAMS);
@@ -40,6 +112,11 @@ int xs2s__features_send(xs2s_session *s) {
     }
     if (rc == 0)
       rc = xs2s_dialback_feature_add(f);
+    if (rc == 0)
+      rc = add_limits(s, f);
+    if (rc == 0 && s->bidi &&
+        !xs2s_stanza_add_child(f, "bidi", XS2S_NS_FEATURE_BIDI))
+      rc = XS2S_ERR_NOMEM;
   }
   if (rc == 0)
     rc = xs2s__session_write_stanza(s, f);
@@ -72,6 +149,9 @@ int xs2s__features_read(xs2s_session *s, const xs2s_stanza *features) {
   s->peer_dialback_feature = (db & XS2S_DIALBACK_FEATURE_OFFERED) != 0;
   s->peer_dialback_errors = (db & XS2S_DIALBACK_FEATURE_ERRORS) != 0;
   xs2s__dialback_set_peer_features(&s->db, db);
+  read_limits(s, features);
+  s->peer_offers_bidi =
+      xs2s_stanza_find_child(features, "bidi", XS2S_NS_FEATURE_BIDI) != NULL;
   xs2s__session_log(s, XS2S_SESSION_LOG_DEBUG,
                     "peer offers:%s%s%s%s",
                     s->peer_offers_starttls ? " starttls" : "",
@@ -128,6 +208,15 @@ int xs2s__features_act(xs2s_session *s) {
                               "peer certificate does not prove its domain");
   if (s->verify_only)
     return xs2s__session_event(s, XS2S__EV_NEGOTIATED);
+  /* XEP-0288: after TLS, before authentication; no answer comes. */
+  if (s->bidi && s->peer_offers_bidi && !s->bidi_on) {
+    if ((rc = xs2s__session_write_str(s, "<bidi xmlns='" XS2S_NS_BIDI
+                                         "'/>")) < 0)
+      return xs2s__session_fail(s, rc, XS2S_STREAM_ERR_RESOURCE_CONSTRAINT,
+                                NULL);
+    s->bidi_on = 1;
+    xs2s__session_log(s, XS2S_SESSION_LOG_DEBUG, "bidirectional stream");
+  }
   switch (s->sasl_state) {
   case XS2S__SASL_NONE:
     if (s->peer_offers_external && s->tls_state == XS2S__TLS_ACTIVE)

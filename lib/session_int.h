@@ -67,6 +67,9 @@ struct xs2s_session {
   xs2s_security_mode security;
   int require_valid_cert;
   int verify_only;
+  int direct_tls;           /* XEP-0368: TLS from the first byte */
+  int bidi;                 /* XEP-0288 wanted (config) */
+  int bidi_on;              /* ... requested and in force */
   xs2s_tls_creds *creds;    /* our reference */
   xs2s_tlsa *tlsa;          /* copies, data included */
   size_t tlsa_count;
@@ -75,6 +78,7 @@ struct xs2s_session {
   int (*allow_domain)(const char *, void *);
   void *policy_user_data;
   uint64_t handshake_ms, dialback_ms, close_ms, idle_ms, keepalive_ms;
+  size_t max_stanza_bytes;  /* our parser's bound, advertised (XEP-0478) */
 
   /* Stream. */
   xs2s_session_state state;
@@ -90,6 +94,10 @@ struct xs2s_session {
   int peer_offers_starttls;
   int peer_requires_starttls;
   int peer_offers_external;
+  int peer_offers_bidi;    /* initiating: XEP-0288 feature offered */
+  int peer_limits;         /* initiating: XEP-0478 <limits/> received */
+  uint64_t peer_max_bytes; /* ... its max-bytes (0: none) */
+  uint64_t peer_idle_s;    /* ... its idle-seconds (0: none) */
   int restarts;            /* stream restarts so far (bounded) */
   int parser_reset_pending; /* restart: reset the parser after this element */
   int parser_failed;       /* the parser refused input: ignore the rest */
@@ -151,7 +159,7 @@ int xs2s__session_fail(xs2s_session *s, int error, xs2s_stream_condition cond,
 /* Ends the session without writing anything more (TLS failures). */
 void xs2s__session_abort(xs2s_session *s, int error, const char *why,
                          xs2s_close_origin origin);
-/* Whether @domain is one of ours (ASCII case-insensitive). */
+/* Whether @domain is one of ours (canonical forms compared). */
 int xs2s__session_is_local(const xs2s_session *s, const char *domain);
 /* Whether the policy hook allows @domain. */
 int xs2s__session_allowed(const xs2s_session *s, const char *domain);
@@ -168,6 +176,8 @@ int xs2s__features_act(xs2s_session *s);
 int xs2s__starttls_offerable(const xs2s_session *s);
 int xs2s__starttls_element(xs2s_session *s, const xs2s_stanza *el);
 int xs2s__starttls_request(xs2s_session *s);
+/* Direct TLS: starts the handshake at creation (initiating: ClientHello). */
+int xs2s__tls_direct_start(xs2s_session *s);
 /* Ciphertext in while TLS is handshaking or active. */
 int xs2s__tls_recv(xs2s_session *s, const uint8_t *data, size_t len);
 /* Plain text out through TLS. */

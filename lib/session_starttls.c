@@ -11,6 +11,9 @@
  *
  * Clear text that follows <proceed/> (or <starttls/>) in the same read is
  * dropped by xs2s__session_parse(), never handed to TLS or the parser.
+ *
+ * Direct TLS (XEP-0368) enters HANDSHAKING at creation instead; the
+ * handshake's end starts the first stream as a STARTTLS restart would.
  */
 #include <string.h>
 
@@ -57,6 +60,8 @@ static int tls_create(xs2s_session *s) {
     opts.remote_domain = s->remote_domain;
     opts.local_domain = s->local_domains[0];
   }
+  if (s->direct_tls)
+    opts.flags = XS2S_TLS_DIRECT;
   return xs2s_tls_new(&s->tls, s->creds, role, &opts, &s->mem);
 }
 
@@ -77,6 +82,19 @@ static int handshake(xs2s_session *s) {
     xs2s__session_log(s, XS2S_SESSION_LOG_INFO, "TLS established: %s",
                       info.description ? info.description : "");
   return xs2s__session_event(s, XS2S__EV_TLS_DONE);
+}
+
+int xs2s__tls_direct_start(xs2s_session *s) {
+  int rc = tls_create(s);
+  if (rc < 0)
+    return rc;
+  s->tls_state = XS2S__TLS_HANDSHAKING;
+  s->state = XS2S_SESSION_TLS_HANDSHAKE;
+  /* The first stream begins after the handshake: it is no restart. */
+  s->restarts = -1;
+  if (s->role == XS2S_SESSION_INITIATING)
+    return handshake(s); /* ClientHello */
+  return 0;
 }
 
 /* Receiving side: the peer asks for TLS. */

@@ -50,7 +50,7 @@ int xs2s__tls_retrieve_cert(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn
   xs2s_tls *t = gnutls_session_get_ptr(s);
   const xs2s__cert_entry *e = NULL;
   if (t->role == XS2S_TLS_RECEIVING) {
-    char sni[XS2S__ALABEL_MAX + 2];
+    char sni[XS2S__DNS_NAME_MAX + 2];
     size_t size = sizeof(sni);
     unsigned type;
     int have = gnutls_server_name_get(s, sni, &size, &type, 0) == 0 &&
@@ -83,8 +83,8 @@ static int fail(xs2s_tls *t, int gnutls_rc, int code) {
 
 static char *normalized_copy(const xs2s_mem *mem, const char *domain,
                              int *rc) {
-  char norm[XS2S__ALABEL_MAX + 1];
-  *rc = xs2s__domain_to_alabel(domain, norm);
+  char norm[XS2S__DOMAIN_MAX + 1];
+  *rc = xs2s__domain_normalize_host(domain, norm);
   if (*rc < 0)
     return NULL;
   char *copy = xs2s__strdup(mem, norm);
@@ -229,7 +229,7 @@ int xs2s_tls_feed(xs2s_tls *t, const void *data, size_t len) {
 static int on_established(xs2s_tls *t) {
   gnutls_session_t s = t->session;
   if (t->role == XS2S_TLS_RECEIVING) {
-    char sni[XS2S__ALABEL_MAX + 2];
+    char sni[XS2S__DNS_NAME_MAX + 2];
     size_t size = sizeof(sni);
     unsigned type;
     if (gnutls_server_name_get(s, sni, &size, &type, 0) == 0 &&

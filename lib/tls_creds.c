@@ -133,8 +133,8 @@ static int add_entry(xs2s_tls_creds *c, const char *domain,
   xs2s__cert_entry e;
   memset(&e, 0, sizeof(e));
   if (domain) {
-    char norm[XS2S__ALABEL_MAX + 1];
-    rc = xs2s__domain_to_alabel(domain, norm);
+    char norm[XS2S__DOMAIN_MAX + 1];
+    rc = xs2s__domain_normalize_host(domain, norm);
     if (rc < 0)
       return rc;
     if (!(e.domain = xs2s__strdup(&c->mem, norm)))
@@ -242,8 +242,8 @@ int xs2s_tls_creds_set_priority(xs2s_tls_creds *creds, const char *priority) {
 
 const xs2s__cert_entry *xs2s__creds_select(const xs2s_tls_creds *creds,
                                            const char *name, int use_default) {
-  char norm[XS2S__ALABEL_MAX + 1];
-  if (name && xs2s__domain_to_alabel(name, norm) == 0) {
+  char norm[XS2S__DOMAIN_MAX + 1];
+  if (name && xs2s__domain_normalize_host(name, norm) == 0) {
     for (size_t i = 0; i < creds->entry_count; i++)
       if (creds->entries[i].domain &&
           strcmp(creds->entries[i].domain, norm) == 0)

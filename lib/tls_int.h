@@ -19,18 +19,12 @@
 #include <xs2s/tls.h>
 
 #include "buf.h"
-
-/* Longest domain name in text form (RFC 1035 section 2.3.4), plus room. */
-#define XS2S__ALABEL_MAX 253
+#include "domain.h"
 
 /* ---- identity.c ---------------------------------------------------- */
 
-/* Writes @in (U- or A-labels, any case, one optional trailing dot) as a
- * lower-case A-label domain into @out. Returns 0 or
- * XS2S_ERR_INVALID_ARGUMENT. */
-int xs2s__domain_to_alabel(const char *in, char out[XS2S__ALABEL_MAX + 1]);
-
-/* xs2s_tls_match_name() for a domain already normalised. */
+/* xs2s_tls_match_name() for a domain already in canonical form
+ * (xs2s__domain_normalize_host(), domain.h). */
 xs2s_tls_name_match xs2s__match_names(const xs2s_tls_name *names,
                                       size_t count, const char *domain);
 

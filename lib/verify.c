@@ -166,8 +166,8 @@ int xs2s_tls_verify_peer(xs2s_tls *t, const char *domain,
     return XS2S_ERR_INVALID_ARGUMENT;
   if (!t->established)
     return XS2S_ERR_BAD_STATE;
-  char norm[XS2S__ALABEL_MAX + 1];
-  int rc = xs2s__domain_to_alabel(domain, norm);
+  char norm[XS2S__DOMAIN_MAX + 1];
+  int rc = xs2s__domain_normalize_host(domain, norm);
   if (rc < 0)
     return rc;
   if ((rc = xs2s__tls_load_peer(t)) < 0)

@@ -195,6 +195,9 @@ static void peer_open(h_world *w, h_peer *p, h_server *srv,
       .limits = srv->limits,
       .tlsa = role == XS2S_SESSION_INITIATING ? w->tlsa : NULL,
       .tlsa_count = role == XS2S_SESSION_INITIATING ? w->tlsa_count : 0,
+      .direct_tls = w->direct_tls,
+      .idle_timeout_ms = w->idle_ms,
+      .bidi = role == XS2S_SESSION_INITIATING ? w->bidi_init : w->bidi_recv,
   };
   int rc = xs2s_session_new(&p->s, &cfg, &callbacks, p, w->now);
   if (rc < 0 && !srv->mem) {

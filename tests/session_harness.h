@@ -93,6 +93,10 @@ typedef struct h_world {
   h_link *links[H_MAX];
   int nlinks;
   int hold_requests; /* do not route verify requests */
+  int direct_tls;    /* sessions opened from now on use XEP-0368 TLS */
+  uint64_t idle_ms;  /* idle timeout of sessions opened from now on */
+  int bidi_init;     /* initiating sessions opened from now on want bidi */
+  int bidi_recv;     /* receiving sessions opened from now on offer it */
   xs2s_mem mem;
   /* DANE records every initiating session holds for its peer (as an
    * engine would pass the resolver's DNSSEC-secure TLSA answer). */

@@ -7,7 +7,7 @@
  * loop through the external-loop hooks (the built-in loop is exercised by
  * xs2s-echo in the examples and interop tests). Names come from
  * libunbound local data written to a temporary file; certificates are the
- * certtool ones of tests/data/make-certs.sh. Addresses: 127.0.0.31-35.
+ * certtool ones of tests/data/make-certs.sh. Addresses: 127.0.0.31-36.
  */
 #include <errno.h>
 #include <poll.h>
@@ -204,6 +204,11 @@ typedef struct opts {
   const char *privacy_domain;
   uint64_t idle_ms;
   uint64_t queue_ms;
+  const char *cert_name; /* certificate file name if not DOMAIN */
+  unsigned listen_flags;
+  uint64_t stanza_bytes; /* parser bound (advertised per XEP-0478) */
+  int bidi;              /* XEP-0288 */
+  const char *domain2;   /* a second local domain (no certificate) */
 } opts;
 
 static void cert_path(char *buf, size_t n, const char *name, const char *ext) {
@@ -218,12 +223,15 @@ static int node_start(node *n, const opts *o) {
   char cert[512], key[512], ca[512];
   int rc = 0;
   if (o->certs) {
-    cert_path(cert, sizeof(cert), o->domain, "pem");
-    cert_path(key, sizeof(key), o->domain, "key");
+    const char *cn = o->cert_name ? o->cert_name : o->domain;
+    cert_path(cert, sizeof(cert), cn, "pem");
+    cert_path(key, sizeof(key), cn, "key");
     rc |= xs2s_config_add_domain(cfg, o->domain, cert, key);
   } else {
     rc |= xs2s_config_add_domain(cfg, o->domain, NULL, NULL);
   }
+  if (o->domain2)
+    rc |= xs2s_config_add_domain(cfg, o->domain2, NULL, NULL);
   if (o->ca) {
     snprintf(ca, sizeof(ca), "%s/%s", certs, o->ca);
     rc |= xs2s_config_set_ca_file(cfg, ca);
@@ -231,7 +239,7 @@ static int node_start(node *n, const opts *o) {
   rc |= xs2s_config_set_system_trust(cfg, 0);
   rc |= xs2s_config_set_tls_mode(cfg, o->tls);
   rc |= xs2s_config_set_require_valid_cert(cfg, o->require_cert);
-  rc |= xs2s_config_add_listener(cfg, o->listen, 0);
+  rc |= xs2s_config_add_listener(cfg, o->listen, o->listen_flags);
   rc |= xs2s_config_set_unbound_config(cfg, dns_conf);
   if (o->route_domain)
     rc |= xs2s_config_add_route(cfg, o->route_domain, o->route_target, 0);
@@ -243,6 +251,10 @@ static int node_start(node *n, const opts *o) {
     rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_IDLE, o->idle_ms);
   if (o->queue_ms)
     rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_QUEUE, o->queue_ms);
+  if (o->bidi)
+    rc |= xs2s_config_set_bidi(cfg, 1);
+  if (o->stanza_bytes)
+    rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_STANZA_BYTES, o->stanza_bytes);
   rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_CONNECT, 2000);
   if (rc == 0)
     rc = xs2s_ctx_new(&n->ctx, cfg, &ctx_cb, &loop_cb, n);
@@ -579,6 +591,216 @@ static void test_graceful_shutdown(void) {
   node_stop(&b);
 }
 
+typedef struct conn_seen {
+  const char *remote;
+  xs2s_direction dir;
+  int found, tls, direct;
+} conn_seen;
+
+static int find_conn(const xs2s_conn_info *in, void *arg) {
+  conn_seen *s = arg;
+  if (in->direction == s->dir && in->remote_domain &&
+      strcmp(in->remote_domain, s->remote) == 0) {
+    s->found = 1;
+    s->tls = in->tls;
+    s->direct = in->direct_tls;
+  }
+  return 0;
+}
+
+/* d.test publishes only _xmpps-server (XEP-0368) and listens only for
+ * direct TLS: a.test must connect with TLS from the first byte. The echo
+ * goes back over STARTTLS to a.test's ordinary port. */
+static void test_direct_tls(void) {
+  node a, d;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts od = base("d.test", "127.0.0.36:5270");
+  oa.tls = od.tls = XS2S_TLS_REQUIRED;
+  oa.certs = od.certs = 1;
+  od.cert_name = "multi"; /* names c.test and d.test */
+  oa.ca = od.ca = "ca.pem";
+  oa.require_cert = od.require_cert = 1;
+  od.listen_flags = XS2S_LISTEN_DIRECT_TLS;
+  if (node_start(&a, &oa) < 0 || node_start(&d, &od) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  d.echo = 1;
+  node *ns[2] = {&a, &d};
+  CHECK_INT(send_msg(&a, "alice@a.test", "dave@d.test", "direct"), 0);
+  want w = {&a, 1, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_STR(d.ngot ? d.got[0] : "", "direct");
+  CHECK_STR(a.ngot ? a.got[0] : "", "echo:direct");
+  CHECK_INT(a.last_auth, XS2S_AUTH_SASL_EXTERNAL);
+  conn_seen out = {"d.test", XS2S_DIR_OUTGOING, 0, 0, 0};
+  xs2s_ctx_foreach_conn(a.ctx, find_conn, &out);
+  CHECK(out.found);
+  CHECK_INT(out.tls, 1);
+  CHECK_INT(out.direct, 1);
+  conn_seen in = {"a.test", XS2S_DIR_INCOMING, 0, 0, 0};
+  xs2s_ctx_foreach_conn(d.ctx, find_conn, &in);
+  CHECK(in.found);
+  CHECK_INT(in.direct, 1);
+  conn_seen back = {"a.test", XS2S_DIR_OUTGOING, 0, 0, 0};
+  xs2s_ctx_foreach_conn(d.ctx, find_conn, &back);
+  CHECK(back.found);
+  CHECK_INT(back.tls, 1);
+  CHECK_INT(back.direct, 0); /* a.test offers STARTTLS only */
+  CHECK_INT(a.bounces + d.bounces, 0);
+  check_books(&a);
+  check_books(&d);
+  node_stop(&a);
+  node_stop(&d);
+}
+
+/* b.test accepts at most 2 KiB per stanza and says so (XEP-0478): a's
+ * larger stanza is bounced with policy-violation instead of costing the
+ * stream; the stanzas around it arrive. */
+static void test_stream_limits(void) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  ob.stanza_bytes = 2048;
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  node *ns[2] = {&a, &b};
+  char big[4000];
+  memset(big, 'x', sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "before"), 0);
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", big), 0);
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "after"), 0);
+  want w = {&b, 2, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  want wb = {&a, 0, 1};
+  CHECK(run_until(ns, 2, have, &wb, 5000));
+  CHECK_INT(b.ngot, 2);
+  CHECK_STR(b.got[0], "before");
+  CHECK_STR(b.got[1], "after");
+  CHECK_INT(a.bounces, 1);
+  CHECK_INT(a.last_cond, XS2S_STANZA_ERR_POLICY_VIOLATION);
+  /* Once the stream is up, a direct send is refused the same way. */
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", big), 0);
+  wb.bounces = 2;
+  CHECK(run_until(ns, 2, have, &wb, 5000));
+  CHECK_INT(a.last_cond, XS2S_STANZA_ERR_POLICY_VIOLATION);
+  xs2s_counters k;
+  xs2s_ctx_counters(a.ctx, &k);
+  CHECK_INT(k.connections_out, 1); /* the stream survived */
+  check_books(&a);
+  node_stop(&a);
+  node_stop(&b);
+}
+
+/* XEP-0288: b.test answers on the stream a.test opened; no second
+ * connection is made. With TLS and certificates, then with dialback. */
+static void one_bidi(int tls) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  oa.bidi = ob.bidi = 1;
+  if (tls) {
+    oa.tls = ob.tls = XS2S_TLS_REQUIRED;
+    oa.certs = ob.certs = 1;
+    oa.ca = ob.ca = "ca.pem";
+  }
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  b.echo = 1;
+  node *ns[2] = {&a, &b};
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "one"), 0);
+  want w = {&a, 1, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "two"), 0);
+  w.got = 2;
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_STR(a.got[0], "echo:one");
+  CHECK_STR(a.got[1], "echo:two");
+  CHECK_INT(a.last_auth, tls ? XS2S_AUTH_SASL_EXTERNAL : XS2S_AUTH_DIALBACK);
+  xs2s_counters ka, kb;
+  xs2s_ctx_counters(a.ctx, &ka);
+  xs2s_ctx_counters(b.ctx, &kb);
+  CHECK_INT(ka.connections_out, 1);
+  CHECK_INT(ka.connections_in, tls ? 0 : 1); /* dialback: b verifies a */
+  CHECK_INT(kb.connections_out, tls ? 0 : 1); /* ... over its own stream */
+  CHECK_INT(kb.stanzas_out, 2);
+  CHECK_INT(ka.stanzas_in, 2);
+  CHECK_INT(a.bounces + b.bounces, 0);
+  check_books(&a);
+  check_books(&b);
+  node_stop(&a);
+  node_stop(&b);
+}
+
+static void test_bidi(void) {
+  one_bidi(1);
+  one_bidi(0);
+}
+
+typedef struct pairs_seen {
+  const char *remote;
+  int found;
+  unsigned extra;
+} pairs_seen;
+
+static int out_pairs(const xs2s_conn_info *in, void *arg) {
+  pairs_seen *p = arg;
+  if (in->direction == XS2S_DIR_OUTGOING && in->remote_domain &&
+      strcmp(in->remote_domain, p->remote) == 0) {
+    p->found++;
+    p->extra = in->extra_pairs;
+  }
+  return 0;
+}
+
+static int has_body(const node *n, const char *body) {
+  for (int i = 0; i < n->ngot; i++)
+    if (strcmp(n->got[i], body) == 0)
+      return 1;
+  return 0;
+}
+
+/* One context serving a.test and a2.test: both send to b.test over one
+ * stream (a second dialback pair on it), b.test answers each domain, and
+ * each answer reaches the right one. */
+static void test_several_local_domains(void) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  oa.domain2 = "a2.test";
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  b.echo = 1;
+  node *ns[2] = {&a, &b};
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "from a"), 0);
+  CHECK_INT(send_msg(&a, "carol@a2.test", "bob@b.test", "from a2"), 0);
+  want w = {&a, 2, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(has_body(&b, "from a"));
+  CHECK(has_body(&b, "from a2"));
+  CHECK(has_body(&a, "echo:from a"));
+  CHECK(has_body(&a, "echo:from a2"));
+  pairs_seen p = {"b.test", 0, 0};
+  xs2s_ctx_foreach_conn(a.ctx, out_pairs, &p);
+  CHECK_INT(p.found, 1);
+  CHECK_INT(p.extra, 1); /* (a.test, b.test) and (a2.test, b.test) */
+  /* Sending from a domain this context does not serve is refused. */
+  CHECK_INT(send_msg(&a, "eve@a3.test", "bob@b.test", "no"),
+            XS2S_ERR_INVALID_ARGUMENT);
+  CHECK_INT(a.bounces + b.bounces, 0);
+  check_books(&a);
+  check_books(&b);
+  node_stop(&a);
+  node_stop(&b);
+}
+
 static int write_dns(const char *path) {
   FILE *f = fopen(path, "w");
   if (!f)
@@ -594,7 +816,11 @@ static int write_dns(const char *path) {
         "  local-data: \"down.c.test. 60 IN A 127.0.0.34\"\n"
         "  local-data: \"up.c.test. 60 IN A 127.0.0.33\"\n"
         "  local-data: \"c.test. 60 IN A 127.0.0.33\"\n"
-        "  local-data: \"down.test. 60 IN A 127.0.0.35\"\n",
+        "  local-data: \"down.test. 60 IN A 127.0.0.35\"\n"
+        "  local-data: \"_xmpps-server._tcp.d.test. 60 IN SRV 0 0 5270 "
+        "xmpp.d.test.\"\n"
+        "  local-data: \"xmpp.d.test. 60 IN A 127.0.0.36\"\n"
+        "  local-data: \"a2.test. 60 IN A 127.0.0.31\"\n",
         f);
   return fclose(f);
 }
@@ -623,6 +849,10 @@ int main(int argc, char **argv) {
   RUN(test_privacy);
   RUN(test_listing_and_send_raw);
   RUN(test_graceful_shutdown);
+  RUN(test_direct_tls);
+  RUN(test_stream_limits);
+  RUN(test_bidi);
+  RUN(test_several_local_domains);
   unlink(dns_conf);
   rmdir(dir);
   return check_finish();

@@ -748,11 +748,113 @@ static void test_stanza_limit(void) {
   memset(body, 'x', sizeof(body) - 1);
   body[sizeof(body) - 1] = '\0';
   CHECK_INT(send_message(&l->a, "a.test", "b.test", "small"), 0);
-  CHECK_INT(send_message(&l->a, "a.test", "b.test", body), 0);
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 1);
+  /* A peer that ignores the advertised limit gets policy-violation. */
+  char raw[2300];
+  snprintf(raw, sizeof(raw),
+           "<message from='a.test' to='b.test'><body>%s</body></message>",
+           body);
+  h_inject(&l->b, raw);
   h_run(&w);
   CHECK_INT(l->b.n_stanzas, 1);
   CHECK_INT(l->a.close.condition, XS2S_STREAM_ERR_POLICY_VIOLATION);
   CHECK_INT(l->a.close.origin, XS2S_CLOSED_BY_PEER);
+  B.limits.max_stanza_bytes = 0;
+  h_world_free(&w);
+}
+
+/* XEP-0478: the receiving side advertises its limits; the initiating side
+ * refuses to send what the peer would not accept (the stream stays up) and
+ * keeps its keepalives within the peer's idle time. */
+static size_t bytes_to_b;
+static size_t count_to_b(h_link *l, int dir, char *buf, size_t len,
+                         size_t cap) {
+  (void)l;
+  (void)buf;
+  (void)cap;
+  if (dir == 0)
+    bytes_to_b += len;
+  return len;
+}
+
+/* XEP-0288: with both sides willing, the receiving side answers on the
+ * stream the initiating side opened, for the pair the peer proved. */
+static void test_bidi(void) {
+  h_world w;
+  world(&w);
+  w.bidi_init = w.bidi_recv = 1;
+  h_link *l = dialback_link(&w);
+  CHECK(h_authenticated(&l->b, "b.test", "a.test", XS2S_AUTH_DIALBACK));
+  CHECK_INT(xs2s_session_is_bidi(l->a.s), 1);
+  CHECK_INT(xs2s_session_is_bidi(l->b.s), 1);
+  CHECK_INT(send_message(&l->a, "a.test", "b.test", "there"), 0);
+  CHECK_INT(send_message(&l->b, "b.test", "a.test", "and back"), 0);
+  h_run(&w);
+  CHECK_STR(body_of(&l->b, 0), "there");
+  CHECK_INT(l->a.n_stanzas, 1);
+  CHECK_STR(body_of(&l->a, 0), "and back");
+  /* Only the reverse of a proved pair: b.test has not proved c.test. */
+  CHECK_INT(send_message(&l->b, "b.test", "c.test", "no"),
+            XS2S_ERR_NOT_AUTHENTICATED);
+  CHECK_INT(l->a.closed + l->b.closed, 0);
+  /* A forged 'from' on the way back costs the stream. */
+  h_inject(&l->a, "<message from='x.test' to='a.test'><body>x</body>"
+                  "</message>");
+  h_run(&w);
+  CHECK_INT(l->a.n_stanzas, 1);
+  CHECK_INT(l->a.close.condition, XS2S_STREAM_ERR_INVALID_FROM);
+  h_world_free(&w);
+}
+
+/* Offered but not requested (or requested but not offered): one-way. */
+static void test_bidi_one_sided(void) {
+  for (int i = 0; i < 2; i++) {
+    h_world w;
+    world(&w);
+    w.bidi_init = i;
+    w.bidi_recv = !i;
+    h_link *l = dialback_link(&w);
+    CHECK(h_authenticated(&l->b, "b.test", "a.test", XS2S_AUTH_DIALBACK));
+    CHECK_INT(xs2s_session_is_bidi(l->a.s), 0);
+    CHECK_INT(xs2s_session_is_bidi(l->b.s), 0);
+    CHECK_INT(send_message(&l->b, "b.test", "a.test", "no"),
+              XS2S_ERR_BAD_STATE);
+    CHECK_INT(send_message(&l->a, "a.test", "b.test", "yes"), 0);
+    h_run(&w);
+    CHECK_INT(l->b.n_stanzas, 1);
+    CHECK_INT(l->a.closed + l->b.closed, 0);
+    h_world_free(&w);
+  }
+}
+
+static void test_stream_limits(void) {
+  h_world w;
+  world(&w);
+  B.limits.max_stanza_bytes = 1024;
+  w.idle_ms = 20000;
+  h_link *l = dialback_link(&w);
+  uint64_t max = 0, idle = 0;
+  CHECK_INT(xs2s_session_peer_limits(l->a.s, &max, &idle), 1);
+  CHECK_INT(max, 1024);
+  CHECK_INT(idle, 20);
+  char body[2048];
+  memset(body, 'x', sizeof(body) - 1);
+  body[sizeof(body) - 1] = '\0';
+  CHECK_INT(send_message(&l->a, "a.test", "b.test", body), XS2S_ERR_LIMIT);
+  CHECK_INT(xs2s_session_want_write(l->a.s), 0); /* nothing of it queued */
+  body[900] = '\0';
+  CHECK_INT(send_message(&l->a, "a.test", "b.test", body), 0);
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 1);
+  CHECK_INT(l->a.closed + l->b.closed, 0);
+  /* Keepalive: 60 s configured, but the peer tolerates 20 s of silence:
+   * a space goes out within 10 s. */
+  bytes_to_b = 0;
+  l->filter = count_to_b;
+  h_advance(&w, 11000);
+  CHECK_INT(bytes_to_b, 1);
+  CHECK_INT(l->a.closed + l->b.closed, 0);
   B.limits.max_stanza_bytes = 0;
   h_world_free(&w);
 }
@@ -839,6 +941,9 @@ int main(void) {
   RUN(test_arbitrary_bytes);
   RUN(test_chunked_delivery);
   RUN(test_stanza_limit);
+  RUN(test_stream_limits);
+  RUN(test_bidi);
+  RUN(test_bidi_one_sided);
   RUN(test_out_of_memory);
   return check_finish();
 }

@@ -175,6 +175,178 @@ static void test_certificates(void) {
   }
 }
 
+/* One canonical form (A-labels): a server configured with its domain as a
+ * U-label accepts a stream whose 'to' is the A-label, presents the
+ * certificate whose dNSName is the A-label, and the initiating side (which
+ * requires a valid certificate) accepts it; and the other way round. */
+static void one_idn_case(const char *configured, const char *asked) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "a.test", "a.test"), "secret-a", 1, NULL, NULL,
+                {0}};
+  h_server B = {{configured}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, configured, "idn"), "secret-b", 1, NULL, NULL,
+                {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, &A, "a.test", &B, asked, 0);
+  h_run(&w);
+  CHECK(xs2s_session_is_secure(l->a.s));
+  CHECK_INT(l->b.n_auth, 1);
+  CHECK_INT(l->b.auth_how[0], XS2S_AUTH_SASL_EXTERNAL);
+  CHECK_INT(l->a.n_auth, 1);
+  CHECK_INT(l->a.n_failed, 0);
+  xs2s_tls_verify_result vr;
+  CHECK_INT(xs2s_tls_verify_peer(xs2s_session_tls(l->a.s), configured, NULL,
+                                 0, w.wall, &vr), 0);
+  CHECK_INT(vr.name, XS2S_TLS_MATCH_DNSNAME);
+  /* A stanza addressed with either form reaches the receiving side. */
+  CHECK_INT(send_message(&l->a, "a.test", asked), 0);
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 1);
+  CHECK_INT(l->b.closed, 0);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+static void test_idn_canonical(void) {
+  one_idn_case("b\xc3\xbc" "cher.test", "xn--bcher-kva.test");
+  one_idn_case("xn--bcher-kva.test", "B\xc3\x9c" "CHER.test.");
+  one_idn_case("B\xc3\x9c" "cher.Test", "b\xc3\xbc" "cher.test");
+}
+
+/* First bytes seen in each direction (direct TLS: both must be TLS
+ * handshake records, content type 22). */
+static int first_byte[2];
+static size_t record_first(h_link *l, int dir, char *buf, size_t len,
+                           size_t cap) {
+  (void)l;
+  (void)cap;
+  if (len > 0 && first_byte[dir] < 0)
+    first_byte[dir] = (unsigned char)buf[0];
+  return len;
+}
+
+static void check_alpn(xs2s_session *s) {
+  xs2s_tls_info info;
+  CHECK_INT(xs2s_tls_get_info(xs2s_session_tls(s), &info), 0);
+  CHECK_STR(info.alpn ? info.alpn : "(none)", XS2S_TLS_ALPN_XMPP_SERVER);
+}
+
+/* XEP-0368: TLS from the first byte, ALPN xmpp-server, then the stream
+ * inside TLS with SASL EXTERNAL; no STARTTLS anywhere. */
+static void test_direct_tls(void) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "a.test", "a.test"), "secret-a", 1, NULL, NULL,
+                {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 1, NULL, NULL,
+                {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  w.direct_tls = 1;
+  h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  CHECK_INT(xs2s_session_get_state(l->a.s), XS2S_SESSION_TLS_HANDSHAKE);
+  CHECK_INT(xs2s_session_get_state(l->b.s), XS2S_SESSION_TLS_HANDSHAKE);
+  CHECK(xs2s_session_want_write(l->a.s)); /* the ClientHello */
+  first_byte[0] = first_byte[1] = -1;
+  l->filter = record_first;
+  h_run(&w);
+  CHECK_INT(first_byte[0], 22);
+  CHECK_INT(first_byte[1], 22);
+  CHECK(xs2s_session_is_secure(l->a.s));
+  CHECK(xs2s_session_is_secure(l->b.s));
+  check_alpn(l->a.s);
+  check_alpn(l->b.s);
+  CHECK(h_authenticated(&l->b, "b.test", "a.test", XS2S_AUTH_SASL_EXTERNAL));
+  CHECK(h_authenticated(&l->a, "a.test", "b.test", XS2S_AUTH_SASL_EXTERNAL));
+  CHECK_INT(send_message(&l->a, "a.test", "b.test"), 0);
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 1);
+  CHECK_INT(xs2s_session_get_state(l->a.s), XS2S_SESSION_OPEN);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+/* Direct TLS with a certificate that does not prove the initiating domain:
+ * dialback inside TLS, verified over a direct-TLS stream too. */
+static void test_direct_tls_dialback(void) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "a.test", "multi"), "secret-a", 0, NULL, NULL,
+                {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL,
+                {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  w.direct_tls = 1;
+  h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  h_run(&w);
+  CHECK(h_authenticated(&l->b, "b.test", "a.test", XS2S_AUTH_DIALBACK));
+  CHECK_INT(l->b.n_requests, 1);
+  CHECK_INT(send_message(&l->a, "a.test", "b.test"), 0);
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 1);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+/* A peer that speaks clear XMPP to a direct-TLS port gets nothing in clear
+ * text back: the handshake fails and the stream ends. */
+static void test_direct_tls_clear_peer(void) {
+  h_world w;
+  h_world_init(&w);
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL,
+                {0}};
+  h_add_server(&w, &B);
+  w.direct_tls = 1;
+  h_link *l = h_connect(&w, NULL, "a.test", &B, "b.test", 0);
+  h_raw_send(&l->a,
+             "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+             "xmlns:stream='http://etherx.jabber.org/streams' "
+             "from='a.test' to='b.test' version='1.0'>");
+  h_run(&w);
+  CHECK_INT(l->b.closed, 1);
+  CHECK_INT(l->b.close.error, XS2S_ERR_TLS_HANDSHAKE);
+  CHECK(strstr(h_raw_text(&l->a), "stream") == NULL);
+  CHECK_INT(l->b.n_auth, 0);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(B.creds);
+}
+
+static void test_direct_tls_config(void) {
+  const char *dom[] = {"a.test"};
+  xs2s_session_config cfg = {.role = XS2S_SESSION_INITIATING,
+                             .local_domains = dom,
+                             .local_domain_count = 1,
+                             .remote_domain = "b.test",
+                             .direct_tls = 1};
+  xs2s_session *s = NULL;
+  CHECK_INT(xs2s_session_new(&s, &cfg, NULL, NULL, 0),
+            XS2S_ERR_INVALID_ARGUMENT);
+  cfg.tls_creds = h_creds(certs, "a.test", "a.test");
+  cfg.security = XS2S_SECURITY_OFF;
+  CHECK_INT(xs2s_session_new(&s, &cfg, NULL, NULL, 0),
+            XS2S_ERR_INVALID_ARGUMENT);
+  cfg.security = XS2S_SECURITY_OPTIONAL;
+  CHECK_INT(xs2s_session_new(&s, &cfg, NULL, NULL, 0), 0);
+  const uint8_t *out;
+  size_t n = xs2s_session_output(s, &out);
+  CHECK(n > 5);
+  CHECK_INT(n > 0 ? out[0] : 0, 22); /* a handshake record, no header */
+  xs2s_session_free(s);
+  xs2s_tls_creds_unref(cfg.tls_creds);
+}
+
 /* XEP-0344: a second domain named by the same certificate is accepted
  * from its <db:result/> without asking the authoritative server. */
 static void test_dialback_by_certificate(void) {
@@ -584,6 +756,11 @@ int main(int argc, char **argv) {
   RUN(test_security_modes);
   RUN(test_certificates);
   RUN(test_dialback_by_certificate);
+  RUN(test_idn_canonical);
+  RUN(test_direct_tls);
+  RUN(test_direct_tls_dialback);
+  RUN(test_direct_tls_clear_peer);
+  RUN(test_direct_tls_config);
   RUN(test_initiating_requires_peer_cert);
   RUN(test_dane);
   RUN(test_mitm_strips_starttls);

@@ -49,6 +49,14 @@
 extern "C" {
 #endif
 
+/** XEP-0478 stream limits namespace. */
+#define XS2S_NS_STREAM_LIMITS "urn:xmpp:stream-limits:0"
+
+/** XEP-0288 stream feature namespace (offered by the receiving side). */
+#define XS2S_NS_FEATURE_BIDI "urn:xmpp:features:bidi"
+/** XEP-0288 request namespace (sent by the initiating side). */
+#define XS2S_NS_BIDI "urn:xmpp:bidi"
+
 /** A server-to-server stream (opaque). */
 typedef struct xs2s_session xs2s_session;
 
@@ -272,6 +280,17 @@ typedef struct xs2s_session_config {
    * requests; it does no authentication of its own and closes once every
    * request is answered. */
   int verify_only;
+  /** XEP-0368 direct TLS: the connection starts with the TLS handshake
+   * (initiating: SNI @remote_domain, ALPN "xmpp-server"; receiving: ALPN
+   * "xmpp-server" accepted, none tolerated), then the stream header inside
+   * TLS; STARTTLS is neither offered nor used. Needs @tls_creds and a
+   * security mode other than XS2S_SECURITY_OFF. */
+  int direct_tls;
+  /** XEP-0288 bidirectional stream: receiving, offer <bidi/> in the
+   * features and accept the peer's request; initiating, request it when
+   * offered (after TLS, before authentication). Once on, stanzas flow both
+   * ways: see xs2s_session_send() and xs2s_session_is_bidi(). */
+  int bidi;
 } xs2s_session_config;
 
 /**
@@ -283,9 +302,12 @@ typedef struct xs2s_session_config {
  * @now_ms: current time; timeouts count from here.
  *
  * An initiating session queues its stream header at once (want_write is
- * true). Returns 0, XS2S_ERR_NOMEM, or XS2S_ERR_INVALID_ARGUMENT for a
+ * true); with direct_tls it queues the TLS ClientHello instead, and the
+ * header follows the handshake. A session starts in state TLS_HANDSHAKE
+ * with direct_tls. Returns 0, XS2S_ERR_NOMEM, or XS2S_ERR_INVALID_ARGUMENT for a
  * config that cannot work (no local domain, initiating without a remote
- * domain). Free with xs2s_session_free().
+ * domain, direct_tls without credentials or with security off). Free with
+ * xs2s_session_free().
  */
 XS2S_EXTERN int xs2s_session_new(xs2s_session **out,
                                  const xs2s_session_config *config,
@@ -380,16 +402,23 @@ XS2S_EXTERN int xs2s_session_on_timer(xs2s_session *s, uint64_t now_ms);
 
 /**
  * xs2s_session_send - send a stanza to the peer.
- * @s: an initiating session.
+ * @s: an initiating session, or a receiving one on which bidirectionality
+ *     is on (xs2s_session_is_bidi()).
  * @stanza: message, presence or iq in the jabber:server namespace whose
  *          'from' domain and 'to' domain form a pair authenticated on this
- *          stream; not taken (the caller still owns and frees it).
+ *          stream (on a receiving bidi stream: the peer proved 'to' for our
+ *          'from', XEP-0288); not taken (the caller still owns and frees
+ *          it).
  *
  * Serialises it into the output (with the stream's namespace context, no
- * redundant declarations). Returns 0; XS2S_ERR_NOT_AUTHENTICATED when the
+ * redundant declarations). A stanza whose serialised form is larger than
+ * the peer's advertised max-bytes (XEP-0478) is not sent: XS2S_ERR_LIMIT,
+ * the stream stays usable, and the sender should get policy-violation.
+ * Returns 0; XS2S_ERR_NOT_AUTHENTICATED when the
  * pair is not (yet) authenticated (queue it and retry after the
  * authenticated callback); XS2S_ERR_INVALID_ARGUMENT for a non-stanza or
- * missing addresses; XS2S_ERR_BAD_STATE on a closing or receiving stream;
+ * missing addresses; XS2S_ERR_BAD_STATE on a closing stream or a receiving
+ * one without bidirectionality;
  * XS2S_ERR_NOMEM.
  */
 XS2S_EXTERN int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza);
@@ -512,6 +541,38 @@ XS2S_EXTERN xs2s_tls *xs2s_session_tls(xs2s_session *s);
 XS2S_EXTERN xs2s_auth_method xs2s_session_pair_method(const xs2s_session *s,
                                                       const char *local,
                                                       const char *remote);
+
+/**
+ * xs2s_session_is_bidi - whether the stream is bidirectional (XEP-0288).
+ *
+ * Returns 1 once the initiating side has sent, or the receiving side has
+ * accepted, <bidi xmlns='urn:xmpp:bidi'/>; else 0. On such a stream the
+ * receiving side may send stanzas from @local to @remote for every pair
+ * the authenticated callback reported (xs2s_session_pair_method() says the
+ * same), and the initiating side receives them through the stanza
+ * callback, authorised against its own authenticated pairs.
+ */
+XS2S_EXTERN int xs2s_session_is_bidi(const xs2s_session *s);
+
+/**
+ * xs2s_session_peer_limits - the peer's XEP-0478 stream limits.
+ * @s: session (meaningful on an initiating one: the receiving side
+ *     advertises them in its features).
+ * @max_bytes: receives the largest top-level element the peer accepts, or
+ *             0 when it gave none (may be NULL).
+ * @idle_seconds: receives how long the peer tolerates silence from us, or
+ *                0 when it gave none (may be NULL).
+ *
+ * The session honours both by itself: larger stanzas are refused by
+ * xs2s_session_send(), and whitespace keepalives are sent at most half the
+ * peer's idle time apart (or the configured keepalive_ms, if shorter).
+ * The receiving side advertises its parser's max_stanza_bytes and its
+ * idle_timeout_ms in seconds. Returns 1 when the peer advertised limits on
+ * the current stream, else 0.
+ */
+XS2S_EXTERN int xs2s_session_peer_limits(const xs2s_session *s,
+                                         uint64_t *max_bytes,
+                                         uint64_t *idle_seconds);
 
 /**
  * xs2s_auth_method_name - name of an authentication method (static), e.g.

@@ -446,6 +446,24 @@ XS2S_EXTERN int xs2s_config_set_require_valid_cert(xs2s_config *cfg, int on);
 XS2S_EXTERN int xs2s_config_require_valid_cert(const xs2s_config *cfg);
 
 /**
+ * xs2s_config_set_bidi - XEP-0288 bidirectional streams.
+ * @cfg: configuration.
+ * @on: 1: offer <bidi/> on incoming streams and request it on outgoing
+ *      ones; a remote domain that connected to us on a bidirectional
+ *      stream then gets our stanzas on that stream, without a connection
+ *      of our own. 0 (the default): one direction per stream.
+ *
+ * Returns 0, or XS2S_ERR_INVALID_ARGUMENT when @on is neither 0 nor 1.
+ */
+XS2S_EXTERN int xs2s_config_set_bidi(xs2s_config *cfg, int on);
+
+/**
+ * xs2s_config_bidi - whether bidirectional streams are on (1 or 0).
+ * @cfg: configuration.
+ */
+XS2S_EXTERN int xs2s_config_bidi(const xs2s_config *cfg);
+
+/**
  * xs2s_config_set_remote_policy - override the security policy for one
  * remote domain.
  * @cfg: configuration.

@@ -21,6 +21,7 @@
 #   serverauth                dNSName serverauth.test, EKU serverAuth only
 #   clientauth                dNSName clientauth.test, EKU clientAuth only
 #   cn                        subject CN=cn.test, no SAN at all
+#   idn                       dNSName xn--bcher-kva.test (bücher.test) only
 #   chain                     dNSName chain.test, signed by inter
 #                             (chain-chain.pem: leaf, inter, ca)
 #   crl.pem                   CRL of ca revoking "revoked"
@@ -137,6 +138,8 @@ leaf serverauth ca 'cn = "serverauth.test"' 'dns_name = "serverauth.test"' \
 leaf clientauth ca 'cn = "clientauth.test"' 'dns_name = "clientauth.test"' \
   "$ten" 'tls_www_client'
 leaf cn ca 'cn = "cn.test"' "$ten" "$both"
+leaf idn ca 'cn = "xn--bcher-kva.test"' 'dns_name = "xn--bcher-kva.test"' \
+  "$ten" "$both"
 leaf chain inter 'cn = "chain.test"' 'dns_name = "chain.test"' "$ten" "$both"
 cat chain.pem inter.pem ca.pem >chain-chain.pem
 
