@@ -170,8 +170,9 @@ void xs2s__remote_conn_gone(xs2s__remote *r, xs2s__conn *c, int error,
  * error and its outgoing stream closed with policy-violation; a cached
  * failure is forgotten when the domain's routes changed; the queue bound
  * and timeout follow the new limits. Returns 1 when something of a now
- * forbidden domain was dropped, else 0. */
-int xs2s__remote_reconfigure(xs2s__remote *r);
+ * forbidden domain was dropped, else 0; adds the streams it closed to
+ * *@streams. */
+int xs2s__remote_reconfigure(xs2s__remote *r, size_t *streams);
 /* Bounces every queued stanza (shutdown). */
 void xs2s__remote_bounce_all(xs2s_ctx *ctx, const char *text);
 /* Frees every remote; queued stanzas are bounced (ctx_free). */

@@ -487,7 +487,7 @@ static int same_routes(const xs2s__remote_policy *a,
 }
 
 /* The domain may no longer be talked to: nothing of it stays. */
-static void forbid(xs2s__remote *r) {
+static void forbid(xs2s__remote *r, size_t *streams) {
   static const char why[] = "the domain is no longer allowed (privacy "
                             "policy changed)";
   xs2s_ctx *ctx = r->ctx;
@@ -511,10 +511,11 @@ static void forbid(xs2s__remote *r) {
     xs2s__ctx_log(ctx, XS2S_LOG_INFO, "conn %llu: %s is no longer allowed",
                   (unsigned long long)c->id, r->name);
     xs2s__conn_close(c, XS2S_STREAM_ERR_POLICY_VIOLATION, why);
+    (*streams)++;
   }
 }
 
-int xs2s__remote_reconfigure(xs2s__remote *r) {
+int xs2s__remote_reconfigure(xs2s__remote *r, size_t *streams) {
   xs2s_ctx *ctx = r->ctx;
   xs2s__remote_policy old = r->pol; /* routes still in the old config */
   xs2s__policy_lookup_norm(ctx->cfg, r->name, r->len, &r->pol);
@@ -523,7 +524,7 @@ int xs2s__remote_reconfigure(xs2s__remote *r) {
   if (!r->pol.allowed) {
     int had = r->out || r->queue.count || r->verifies ||
               r->state != XS2S__REMOTE_IDLE;
-    forbid(r);
+    forbid(r, streams);
     return had;
   }
   if (!same_routes(&old, &r->pol) && r->state == XS2S__REMOTE_FAILED) {

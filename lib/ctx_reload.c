@@ -278,7 +278,7 @@ static void apply_policy(xs2s_ctx *ctx, tally *t) {
   size_t pos = 0;
   xs2s__remote *r;
   while ((r = xs2s__map_next(&ctx->remotes, &pos, NULL, NULL)) != NULL)
-    t->forbidden += (size_t)xs2s__remote_reconfigure(r);
+    t->forbidden += (size_t)xs2s__remote_reconfigure(r, &t->streams);
   for (xs2s__conn *c = first; c; c = c->next) {
     const char *why = refusal(c);
     if (!why)
@@ -339,6 +339,7 @@ int xs2s_ctx_reconfigure(xs2s_ctx *ctx, const xs2s_config *cfg, char *msg,
   tally t;
   memset(&t, 0, sizeof(t));
   switch_listeners(ctx, old, &p, &t);
+  xs2s__free(&ctx->mem, p.from);
   xs2s__free(&ctx->mem, ctx->locals);
   ctx->locals = p.locals;
   ctx->nlocals = ctx->cfg->locals.len;
