@@ -163,6 +163,22 @@ void xs2s__ctx_resolver_kick(xs2s_ctx *ctx) {
                                                              : 0);
 }
 
+int xs2s__ctx_add_routes(xs2s_ctx *ctx, const xs2s_config *cfg) {
+  for (size_t i = 0; i < cfg->routes.len; i++) {
+    const xs2s__cfg_route *rt = (const xs2s__cfg_route *)cfg->routes.items[i];
+    for (size_t j = 0; j < rt->count; j++) {
+      int rc = xs2s_resolver_add_route(
+          ctx->resolver, rt->n.name, rt->targets[j].host, rt->targets[j].port,
+          (rt->targets[j].flags & XS2S_ROUTE_DIRECT_TLS)
+              ? XS2S_RESOLVE_TLS_DIRECT
+              : XS2S_RESOLVE_TLS_STARTTLS);
+      if (rc < 0)
+        return rc;
+    }
+  }
+  return 0;
+}
+
 static int open_resolver(xs2s_ctx *ctx) {
   const xs2s_config *cfg = ctx->cfg;
   xs2s_resolver_options o;
@@ -173,20 +189,8 @@ static int open_resolver(xs2s_ctx *ctx) {
   o.clock_user_data = ctx;
   o.mem = &ctx->mem;
   int rc = xs2s_resolver_new(&o, &ctx->resolver);
-  if (rc < 0)
+  if (rc < 0 || (rc = xs2s__ctx_add_routes(ctx, cfg)) < 0)
     return rc;
-  for (size_t i = 0; i < cfg->routes.len; i++) {
-    const xs2s__cfg_route *rt = (const xs2s__cfg_route *)cfg->routes.items[i];
-    for (size_t j = 0; j < rt->count; j++) {
-      rc = xs2s_resolver_add_route(
-          ctx->resolver, rt->n.name, rt->targets[j].host, rt->targets[j].port,
-          (rt->targets[j].flags & XS2S_ROUTE_DIRECT_TLS)
-              ? XS2S_RESOLVE_TLS_DIRECT
-              : XS2S_RESOLVE_TLS_STARTTLS);
-      if (rc < 0)
-        return rc;
-    }
-  }
   xs2s__timer_init(&ctx->resolver_timer, resolver_timer_fn, ctx);
   return xs2s__loop_add(&ctx->loop, xs2s_resolver_fd(ctx->resolver), 0,
                         on_resolver_fd, ctx);
@@ -194,32 +198,36 @@ static int open_resolver(xs2s_ctx *ctx) {
 
 /* -- Creation ------------------------------------------------------------- */
 
-static int load_creds(xs2s_ctx *ctx) {
-  const xs2s_config *cfg = ctx->cfg;
-  ctx->creds = xs2s_tls_creds_new(&ctx->mem);
-  if (!ctx->creds)
+int xs2s__ctx_load_creds(xs2s_ctx *ctx, const xs2s_config *cfg,
+                         xs2s_tls_creds **out) {
+  xs2s_tls_creds *creds = xs2s_tls_creds_new(&ctx->mem);
+  if (!creds)
     return XS2S_ERR_NOMEM;
   int rc = 0;
   for (size_t i = 0; i < cfg->locals.len && rc == 0; i++) {
     const xs2s__cfg_local *l = (const xs2s__cfg_local *)cfg->locals.items[i];
     if (l->cert_file)
-      rc = xs2s_tls_creds_add_cert_file(ctx->creds, l->n.name, l->cert_file,
+      rc = xs2s_tls_creds_add_cert_file(creds, l->n.name, l->cert_file,
                                         l->key_file ? l->key_file
                                                     : l->cert_file);
   }
   if (rc == 0 && cfg->ca_file)
-    rc = xs2s_tls_creds_add_trust_file(ctx->creds, cfg->ca_file);
+    rc = xs2s_tls_creds_add_trust_file(creds, cfg->ca_file);
   if (rc == 0 && cfg->system_trust &&
-      xs2s_tls_creds_add_system_trust(ctx->creds) < 0)
+      xs2s_tls_creds_add_system_trust(creds) < 0)
     xs2s__ctx_log(ctx, XS2S_LOG_WARNING, "the system CA store is empty");
   if (rc == 0 && cfg->crl_file)
-    rc = xs2s_tls_creds_add_crl_file(ctx->creds, cfg->crl_file);
+    rc = xs2s_tls_creds_add_crl_file(creds, cfg->crl_file);
   if (rc == 0 && cfg->tls_priority)
-    rc = xs2s_tls_creds_set_priority(ctx->creds, cfg->tls_priority);
-  if (rc < 0)
+    rc = xs2s_tls_creds_set_priority(creds, cfg->tls_priority);
+  if (rc < 0) {
     xs2s__ctx_log(ctx, XS2S_LOG_ERROR, "TLS credentials: %s",
                   xs2s_strerror(rc));
-  return rc;
+    xs2s_tls_creds_unref(creds);
+    return rc;
+  }
+  *out = creds;
+  return 0;
 }
 
 static int setup(xs2s_ctx *ctx, const xs2s_loop_callbacks *loop) {
@@ -256,7 +264,7 @@ static int setup(xs2s_ctx *ctx, const xs2s_loop_callbacks *loop) {
   xs2s__conn_count_init(&ctx->counts, &ctx->mem,
                         (size_t)cfg->limits[XS2S_LIMIT_CONNECTIONS],
                         (size_t)cfg->limits[XS2S_LIMIT_CONNECTIONS_PER_ADDRESS]);
-  if ((rc = load_creds(ctx)) < 0)
+  if ((rc = xs2s__ctx_load_creds(ctx, cfg, &ctx->creds)) < 0)
     return rc;
   if ((rc = open_resolver(ctx)) < 0) {
     xs2s__ctx_log(ctx, XS2S_LOG_ERROR, "resolver: %s", xs2s_strerror(rc));

@@ -52,6 +52,56 @@ static void resume(xs2s__timer *t, uint64_t now, void *arg) {
   xs2s__loop_set_events(&ln->ctx->loop, ln->fd, XS2S_EV_READ);
 }
 
+int xs2s__listener_open(xs2s_ctx *ctx, xs2s__listener *ln,
+                        const xs2s__cfg_listener *cl, int backlog) {
+  ln->ctx = ctx;
+  ln->fd = -1;
+  ln->flags = cl->flags;
+  xs2s__timer_init(&ln->pause_timer, resume, ln);
+  int fd;
+  int rc = xs2s__net_listen((const struct sockaddr *)&cl->addr, cl->addr_len,
+                            (cl->flags & XS2S_LISTEN_REUSEPORT)
+                                ? XS2S__NET_REUSEPORT
+                                : 0,
+                            backlog, &fd);
+  if (rc < 0) {
+    int err = errno;
+    xs2s__ctx_log(ctx, XS2S_LOG_ERROR, "listen on %s: %s", cl->text,
+                  strerror(err));
+    errno = err;
+    return rc;
+  }
+  ln->fd = fd;
+  rc = xs2s__loop_add(&ctx->loop, fd, XS2S_EV_READ, on_listener, ln);
+  if (rc < 0)
+    return rc;
+  xs2s__ctx_log(ctx, XS2S_LOG_INFO, "listening on %s", cl->text);
+  return 0;
+}
+
+int xs2s__listener_move(xs2s_ctx *ctx, xs2s__listener *from,
+                        xs2s__listener *to, unsigned flags) {
+  /* The loop knows the listener by address: register it anew. A paused
+   * listener simply resumes. */
+  xs2s__loop_timer_cancel(&ctx->loop, &from->pause_timer);
+  xs2s__loop_remove(&ctx->loop, from->fd);
+  to->ctx = ctx;
+  to->fd = from->fd;
+  to->flags = flags;
+  xs2s__timer_init(&to->pause_timer, resume, to);
+  from->fd = -1;
+  return xs2s__loop_add(&ctx->loop, to->fd, XS2S_EV_READ, on_listener, to);
+}
+
+void xs2s__listener_close(xs2s_ctx *ctx, xs2s__listener *ln) {
+  xs2s__loop_timer_cancel(&ctx->loop, &ln->pause_timer);
+  if (ln->fd >= 0) {
+    xs2s__loop_remove(&ctx->loop, ln->fd);
+    close(ln->fd);
+    ln->fd = -1;
+  }
+}
+
 int xs2s__listeners_open(xs2s_ctx *ctx) {
   const xs2s_config *cfg = ctx->cfg;
   if (cfg->listener_count == 0)
@@ -61,44 +111,19 @@ int xs2s__listeners_open(xs2s_ctx *ctx) {
   if (!ctx->listeners)
     return XS2S_ERR_NOMEM;
   for (size_t i = 0; i < cfg->listener_count; i++) {
-    const xs2s__cfg_listener *cl = &cfg->listeners[i];
-    xs2s__listener *ln = &ctx->listeners[i];
-    ln->ctx = ctx;
-    ln->fd = -1;
-    ln->flags = cl->flags;
-    xs2s__timer_init(&ln->pause_timer, resume, ln);
-    int fd;
-    int rc = xs2s__net_listen((const struct sockaddr *)&cl->addr,
-                              cl->addr_len,
-                              (cl->flags & XS2S_LISTEN_REUSEPORT)
-                                  ? XS2S__NET_REUSEPORT
-                                  : 0,
-                              (int)cfg->limits[XS2S_LIMIT_LISTEN_BACKLOG], &fd);
-    if (rc < 0) {
-      xs2s__ctx_log(ctx, XS2S_LOG_ERROR, "listen on %s: %s", cl->text,
-                    strerror(errno));
-      return rc;
-    }
-    ln->fd = fd;
     ctx->nlisteners = i + 1;
-    rc = xs2s__loop_add(&ctx->loop, fd, XS2S_EV_READ, on_listener, ln);
+    int rc = xs2s__listener_open(
+        ctx, &ctx->listeners[i], &cfg->listeners[i],
+        (int)cfg->limits[XS2S_LIMIT_LISTEN_BACKLOG]);
     if (rc < 0)
       return rc;
-    xs2s__ctx_log(ctx, XS2S_LOG_INFO, "listening on %s", cl->text);
   }
   return 0;
 }
 
 void xs2s__listeners_close(xs2s_ctx *ctx) {
-  for (size_t i = 0; i < ctx->nlisteners; i++) {
-    xs2s__listener *ln = &ctx->listeners[i];
-    xs2s__loop_timer_cancel(&ctx->loop, &ln->pause_timer);
-    if (ln->fd >= 0) {
-      xs2s__loop_remove(&ctx->loop, ln->fd);
-      close(ln->fd);
-      ln->fd = -1;
-    }
-  }
+  for (size_t i = 0; i < ctx->nlisteners; i++)
+    xs2s__listener_close(ctx, &ctx->listeners[i]);
 }
 
 void xs2s__ctx_verify_answer(xs2s_ctx *ctx,

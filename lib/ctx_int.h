@@ -164,6 +164,15 @@ void xs2s__remote_pair_failed(xs2s__remote *r, xs2s__conn *c,
                               xs2s_stanza_condition cond);
 void xs2s__remote_conn_gone(xs2s__remote *r, xs2s__conn *c, int error,
                             const char *why);
+/* Applies the new ctx->cfg to @r (its policy was computed from the old
+ * one, which must still exist): a domain no longer allowed has its queue
+ * bounced with policy-violation, its verifications answered with an
+ * error and its outgoing stream closed with policy-violation; a cached
+ * failure is forgotten when the domain's routes changed; the queue bound
+ * and timeout follow the new limits. Returns 1 when something of a now
+ * forbidden domain was dropped, else 0; adds the streams it closed to
+ * *@streams. */
+int xs2s__remote_reconfigure(xs2s__remote *r, size_t *streams);
 /* Bounces every queued stanza (shutdown). */
 void xs2s__remote_bounce_all(xs2s_ctx *ctx, const char *text);
 /* Frees every remote; queued stanzas are bounced (ctx_free). */
@@ -234,9 +243,23 @@ void xs2s__ctx_resolver_kick(xs2s_ctx *ctx);
 int xs2s__ctx_local_index(const xs2s_ctx *ctx, const char *d);
 /* Sends an error reply built by xs2s (never bounced back again). */
 void xs2s__ctx_send_reply(xs2s_ctx *ctx, xs2s_stanza *reply);
+/* TLS credentials for @cfg's certificates, trust, CRL and priority (the
+ * error is logged). 0 or negative. */
+int xs2s__ctx_load_creds(xs2s_ctx *ctx, const xs2s_config *cfg,
+                         xs2s_tls_creds **out);
+/* Adds @cfg's static routes to the resolver. 0 or negative. */
+int xs2s__ctx_add_routes(xs2s_ctx *ctx, const xs2s_config *cfg);
 /* Listener handling (ctx_in.c). */
 int xs2s__listeners_open(xs2s_ctx *ctx);
 void xs2s__listeners_close(xs2s_ctx *ctx);
+/* One listener: bind @cl and watch it (the error is logged); close it;
+ * move a listening socket to a new slot (the listener array is being
+ * replaced) with new flags. */
+int xs2s__listener_open(xs2s_ctx *ctx, xs2s__listener *ln,
+                        const xs2s__cfg_listener *cl, int backlog);
+void xs2s__listener_close(xs2s_ctx *ctx, xs2s__listener *ln);
+int xs2s__listener_move(xs2s_ctx *ctx, xs2s__listener *from,
+                        xs2s__listener *to, unsigned flags);
 /* Routes a verification answer to the incoming stream it belongs to. */
 void xs2s__ctx_verify_answer(xs2s_ctx *ctx,
                              const xs2s_dialback_answer *answer);

@@ -472,6 +472,70 @@ void xs2s__remote_verify(xs2s__remote *r, const xs2s_dialback_request *req) {
     start(r);
 }
 
+/* -- A new configuration ------------------------------------------------- */
+
+static int same_routes(const xs2s__remote_policy *a,
+                       const xs2s__remote_policy *b) {
+  if (a->route_count != b->route_count)
+    return 0;
+  for (size_t i = 0; i < a->route_count; i++)
+    if (strcmp(a->routes[i].host, b->routes[i].host) != 0 ||
+        a->routes[i].port != b->routes[i].port ||
+        a->routes[i].flags != b->routes[i].flags)
+      return 0;
+  return 1;
+}
+
+/* The domain may no longer be talked to: nothing of it stays. */
+static void forbid(xs2s__remote *r, size_t *streams) {
+  static const char why[] = "the domain is no longer allowed (privacy "
+                            "policy changed)";
+  xs2s_ctx *ctx = r->ctx;
+  bounce_queue(r, NULL, XS2S_STANZA_ERR_POLICY_VIOLATION, why);
+  arm_queue_timer(r);
+  answer_verifies(r, XS2S_STANZA_ERR_POLICY_VIOLATION);
+  xs2s_resolve_cancel(r->query);
+  r->query = NULL;
+  drop_result(r);
+  xs2s__loop_timer_cancel(&ctx->loop, &r->retry_timer);
+  r->state = XS2S__REMOTE_IDLE;
+  r->failures = 0;
+  r->cond = XS2S_STANZA_ERR_NONE;
+  r->text[0] = '\0';
+  xs2s__conn *c = r->out;
+  r->out = NULL;
+  r->out_authed = 0;
+  if (c) {
+    /* Detached first, so that its end starts nothing new. */
+    c->remote = NULL;
+    xs2s__ctx_log(ctx, XS2S_LOG_INFO, "conn %llu: %s is no longer allowed",
+                  (unsigned long long)c->id, r->name);
+    xs2s__conn_close(c, XS2S_STREAM_ERR_POLICY_VIOLATION, why);
+    (*streams)++;
+  }
+}
+
+int xs2s__remote_reconfigure(xs2s__remote *r, size_t *streams) {
+  xs2s_ctx *ctx = r->ctx;
+  xs2s__remote_policy old = r->pol; /* routes still in the old config */
+  xs2s__policy_lookup_norm(ctx->cfg, r->name, r->len, &r->pol);
+  r->queue.max_bytes = (size_t)ctx->cfg->limits[XS2S_LIMIT_QUEUE_BYTES];
+  arm_queue_timer(r); /* the queue timeout may have changed */
+  if (!r->pol.allowed) {
+    int had = r->out || r->queue.count || r->verifies ||
+              r->state != XS2S__REMOTE_IDLE;
+    forbid(r, streams);
+    return had;
+  }
+  if (!same_routes(&old, &r->pol) && r->state == XS2S__REMOTE_FAILED) {
+    /* The cached failure was about the old routes. */
+    xs2s__loop_timer_cancel(&ctx->loop, &r->retry_timer);
+    r->state = XS2S__REMOTE_IDLE;
+    r->failures = 0;
+  }
+  return 0;
+}
+
 void xs2s__remote_free_all(xs2s_ctx *ctx) {
   size_t pos = 0;
   xs2s__remote *r;

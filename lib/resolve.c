@@ -112,13 +112,21 @@ void xs2s_resolver_free(xs2s_resolver *r) {
   r->ub = NULL;
   free_query_list(r->active);
   free_query_list(r->done);
+  xs2s_resolver_clear_routes(r);
+  xs2s_mem mem = r->mem;
+  xs2s__free(&mem, r);
+}
+
+void xs2s_resolver_clear_routes(xs2s_resolver *r) {
+  if (!r)
+    return;
   for (size_t i = 0; i < r->nroutes; i++) {
     xs2s__free(&r->mem, r->routes[i].domain);
     xs2s__free(&r->mem, r->routes[i].host);
   }
   xs2s__free(&r->mem, r->routes);
-  xs2s_mem mem = r->mem;
-  xs2s__free(&mem, r);
+  r->routes = NULL;
+  r->nroutes = 0;
 }
 
 int xs2s_resolver_add_route(xs2s_resolver *r, const char *domain,

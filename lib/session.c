@@ -1117,6 +1117,12 @@ const char *xs2s_session_stream_id(const xs2s_session *s) {
   return s->stream_id;
 }
 
+int xs2s_session_set_dialback_secret(xs2s_session *s, const char *secret) {
+  if (!s)
+    return XS2S_ERR_INVALID_ARGUMENT;
+  return set_string(s, &s->secret, secret);
+}
+
 const char *xs2s_session_remote_domain(const xs2s_session *s) {
   return s->remote_domain;
 }

@@ -46,6 +46,7 @@ typedef struct node {
   xs2s_auth_method last_auth;
   int last_tls;
   int echo; /* answer messages by echoing */
+  int policy_closes; /* streams seen closing with policy-violation */
 } node;
 
 static int64_t now_ms(void) {
@@ -135,6 +136,8 @@ static void on_log(xs2s_ctx *ctx, xs2s_log_level level, const char *line,
                    void *ud) {
   (void)ctx;
   node *n = ud;
+  if (strstr(line, "stream closed") && strstr(line, "(policy-violation)"))
+    n->policy_closes++;
   if (getenv("E2E_VERBOSE") || level == XS2S_LOG_ERROR)
     fprintf(stderr, "[%s] %s: %s\n", n->name, xs2s_log_level_name(level),
             line);
@@ -215,11 +218,11 @@ static void cert_path(char *buf, size_t n, const char *name, const char *ext) {
   snprintf(buf, n, "%s/%s.%s", certs, name, ext);
 }
 
-static int node_start(node *n, const opts *o) {
-  memset(n, 0, sizeof(*n));
-  n->name = o->domain;
-  n->due = -1;
+/* The configuration @o describes, or NULL. */
+static xs2s_config *make_config(const opts *o) {
   xs2s_config *cfg = xs2s_config_new(NULL);
+  if (!cfg)
+    return NULL;
   char cert[512], key[512], ca[512];
   int rc = 0;
   if (o->certs) {
@@ -256,8 +259,20 @@ static int node_start(node *n, const opts *o) {
   if (o->stanza_bytes)
     rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_STANZA_BYTES, o->stanza_bytes);
   rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_CONNECT, 2000);
-  if (rc == 0)
-    rc = xs2s_ctx_new(&n->ctx, cfg, &ctx_cb, &loop_cb, n);
+  if (rc != 0) {
+    xs2s_config_free(cfg);
+    return NULL;
+  }
+  return cfg;
+}
+
+static int node_start(node *n, const opts *o) {
+  memset(n, 0, sizeof(*n));
+  n->name = o->domain;
+  n->due = -1;
+  xs2s_config *cfg = make_config(o);
+  int rc = cfg ? xs2s_ctx_new(&n->ctx, cfg, &ctx_cb, &loop_cb, n)
+               : XS2S_ERR_INVALID_ARGUMENT;
   xs2s_config_free(cfg);
   if (rc < 0)
     fprintf(stderr, "node %s: %s\n", o->domain, xs2s_strerror(rc));
@@ -801,6 +816,251 @@ static void test_several_local_domains(void) {
   node_stop(&b);
 }
 
+/* -- Reconfiguring a running engine --------------------------------------- */
+
+typedef struct out_conn {
+  const char *remote;
+  uint64_t id;
+  int count;
+} out_conn;
+
+static int find_out(const xs2s_conn_info *in, void *arg) {
+  out_conn *o = arg;
+  if (in->direction == XS2S_DIR_OUTGOING && in->remote_domain &&
+      strcmp(in->remote_domain, o->remote) == 0) {
+    o->id = in->id;
+    o->count++;
+  }
+  return 0;
+}
+
+static uint64_t out_id(node *n, const char *remote) {
+  out_conn o = {remote, 0, 0};
+  xs2s_ctx_foreach_conn(n->ctx, find_out, &o);
+  return o.count == 1 ? o.id : 0;
+}
+
+static int reconfigure(node *n, const opts *o, char *msg, size_t size) {
+  xs2s_config *cfg = make_config(o);
+  int rc = cfg ? xs2s_ctx_reconfigure(n->ctx, cfg, msg, size)
+               : XS2S_ERR_INVALID_ARGUMENT;
+  xs2s_config_free(cfg);
+  if (rc < 0)
+    fprintf(stderr, "[%s] reconfigure: %s: %s\n", n->name, xs2s_strerror(rc),
+            msg);
+  return rc;
+}
+
+/* Unrelated changes (timeouts, a deny list without b.test, one more
+ * listener) leave the established stream as it is; a refused change
+ * (a listener address in use, a new local domain) changes nothing. */
+static void test_reconfigure_keeps_stream(void) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  b.echo = 1;
+  node *ns[2] = {&a, &b};
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "one"), 0);
+  want w = {&a, 1, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  uint64_t id = out_id(&a, "b.test");
+  CHECK(id != 0);
+  int ups = a.ups;
+  char msg[256];
+  opts o2 = oa;
+  o2.idle_ms = 900000;
+  o2.queue_ms = 60000;
+  o2.privacy = XS2S_PRIVACY_DENY_LIST;
+  o2.privacy_domain = "c.test";
+  CHECK_INT(reconfigure(&a, &o2, msg, sizeof(msg)), 0);
+  CHECK(strstr(msg, "applied in place") != NULL);
+  CHECK(strstr(msg, "0 streams closed") != NULL);
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "two"), 0);
+  w.got = 2;
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_STR(a.got[1], "echo:two");
+  CHECK(out_id(&a, "b.test") == id); /* the same stream carried it */
+  CHECK_INT(a.ups, ups);
+  CHECK_INT(a.downs + b.downs, 0);
+
+  /* A listener whose address b.test holds: refused, nothing changed. */
+  xs2s_config *bad = make_config(&o2);
+  CHECK_INT(xs2s_config_add_listener(bad, "127.0.0.32:5269", 0), 0);
+  CHECK_INT(xs2s_ctx_reconfigure(a.ctx, bad, msg, sizeof(msg)),
+            XS2S_ERR_SYSTEM);
+  CHECK(strstr(msg, "127.0.0.32:5269") != NULL);
+  xs2s_config_free(bad);
+  CHECK(xs2s_ctx_listen_port(a.ctx, 0) == 5269);
+  CHECK(xs2s_ctx_listen_port(a.ctx, 1) == 0);
+  /* One more local domain needs a new engine: refused, named. */
+  opts o3 = o2;
+  o3.domain2 = "a2.test";
+  CHECK_INT(reconfigure(&a, &o3, msg, sizeof(msg)),
+            XS2S_ERR_RESTART_REQUIRED);
+  CHECK(strstr(msg, "a2.test") != NULL);
+  /* A new listener is opened, the old one kept; then it is closed. */
+  xs2s_config *more = make_config(&o2);
+  CHECK_INT(xs2s_config_add_listener(more, "127.0.0.31:5299", 0), 0);
+  CHECK_INT(xs2s_ctx_reconfigure(a.ctx, more, msg, sizeof(msg)), 0);
+  CHECK(strstr(msg, "1 listener kept, 1 opened, 0 closed") != NULL);
+  CHECK(xs2s_ctx_listen_port(a.ctx, 1) == 5299);
+  xs2s_config_free(more);
+  CHECK_INT(reconfigure(&a, &o2, msg, sizeof(msg)), 0);
+  CHECK(strstr(msg, "1 listener kept, 0 opened, 1 closed") != NULL);
+  CHECK(xs2s_ctx_listen_port(a.ctx, 1) == 0);
+
+  /* The stream survived all of it; and b.test still reaches a.test. */
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "three"), 0);
+  w.got = 3;
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(out_id(&a, "b.test") == id);
+  CHECK_INT(a.downs + b.downs, 0);
+  CHECK_INT(a.bounces + b.bounces, 0);
+  check_books(&a);
+  check_books(&b);
+  node_stop(&a);
+  node_stop(&b);
+}
+
+static int streams_gone(void *arg) {
+  node **ns = arg;
+  return ns[0]->bounces >= 2 && ns[1]->downs >= 1 &&
+         out_id(ns[0], "b.test") == 0;
+}
+
+/* A reload that denies b.test: its stream is closed with
+ * policy-violation, its queued stanzas bounce with policy-violation,
+ * further sends are refused. */
+static void test_reconfigure_denies_peer(void) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  oa.domain2 = "a2.test";
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  node *ns[2] = {&a, &b};
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "before"), 0);
+  want w = {&b, 1, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(out_id(&a, "b.test") != 0);
+  /* Queued: the pair (a2.test, b.test) is not authenticated yet. */
+  CHECK_INT(send_msg(&a, "carol@a2.test", "bob@b.test", "queued 1"), 0);
+  CHECK_INT(send_msg(&a, "carol@a2.test", "bob@b.test", "queued 2"), 0);
+  xs2s_counters k;
+  xs2s_ctx_counters(a.ctx, &k);
+  CHECK(k.queued_bytes > 0);
+  opts o2 = oa;
+  o2.privacy = XS2S_PRIVACY_DENY_LIST;
+  o2.privacy_domain = "b.test";
+  char msg[256];
+  CHECK_INT(reconfigure(&a, &o2, msg, sizeof(msg)), 0);
+  CHECK(strstr(msg, "1 domain dropped") != NULL);
+  CHECK_INT(a.bounces, 0); /* never from inside the call */
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "after"),
+            XS2S_ERR_POLICY);
+  CHECK(run_until(ns, 2, streams_gone, ns, 10000));
+  CHECK_INT(a.bounces, 2);
+  CHECK_INT(a.last_cond, XS2S_STANZA_ERR_POLICY_VIOLATION);
+  CHECK(b.policy_closes >= 1); /* b.test read the stream error */
+  CHECK(!has_body(&b, "queued 1"));
+  CHECK(!has_body(&b, "after"));
+  check_books(&a);
+  node_stop(&a);
+  node_stop(&b);
+}
+
+/* An allow list without b.test refuses it; after a reload that adds it,
+ * the next send goes through. */
+static void test_reconfigure_allow_list(void) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  oa.privacy = XS2S_PRIVACY_ALLOW_LIST;
+  oa.privacy_domain = "c.test";
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  b.echo = 1;
+  node *ns[2] = {&a, &b};
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "no"),
+            XS2S_ERR_POLICY);
+  opts o2 = oa;
+  o2.privacy_domain = "b.test";
+  char msg[256];
+  CHECK_INT(reconfigure(&a, &o2, msg, sizeof(msg)), 0);
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "yes"), 0);
+  want w = {&a, 1, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_STR(b.ngot ? b.got[0] : "", "yes");
+  CHECK_STR(a.ngot ? a.got[0] : "", "echo:yes"); /* b.test's stream too */
+  CHECK_INT(a.bounces + b.bounces, 0);
+  check_books(&a);
+  node_stop(&a);
+  node_stop(&b);
+}
+
+static int nothing_open(void *arg) {
+  node **ns = arg;
+  return a_empty(ns[0]);
+}
+
+/* New certificates serve new connections: a.test first presents one that
+ * does not name it (b.test falls back to dialback), is reloaded with its
+ * own, keeps the stream it has, and the next connection authenticates
+ * with the new certificate (SASL EXTERNAL at b.test). */
+static void test_reconfigure_certificates(void) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  oa.tls = ob.tls = XS2S_TLS_REQUIRED;
+  oa.certs = ob.certs = 1;
+  oa.ca = ob.ca = "ca.pem";
+  oa.cert_name = "multi"; /* names c.test and d.test */
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  node *ns[2] = {&a, &b};
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "old cert"), 0);
+  want w = {&b, 1, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_INT(b.last_auth, XS2S_AUTH_DIALBACK);
+  int ups = b.ups;
+  opts o2 = oa;
+  o2.cert_name = NULL;
+  char msg[256];
+  CHECK_INT(reconfigure(&a, &o2, msg, sizeof(msg)), 0);
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "same stream"), 0);
+  w.got = 2;
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_INT(b.ups, ups); /* no new authentication */
+  /* b.test restarts: a.test's next connection shows the new certificate. */
+  node_stop(&b);
+  node *na[1] = {&a};
+  CHECK(run_until(na, 1, nothing_open, na, 10000));
+  if (node_start(&b, &ob) < 0) {
+    CHECK(!"b.test restarts");
+    node_stop(&a);
+    return;
+  }
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "new cert"), 0);
+  w.got = 1;
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_STR(b.ngot ? b.got[0] : "", "new cert");
+  CHECK_INT(b.last_auth, XS2S_AUTH_SASL_EXTERNAL);
+  CHECK_INT(a.bounces, 0);
+  check_books(&a);
+  node_stop(&a);
+  node_stop(&b);
+}
+
 static int write_dns(const char *path) {
   FILE *f = fopen(path, "w");
   if (!f)
@@ -853,6 +1113,10 @@ int main(int argc, char **argv) {
   RUN(test_stream_limits);
   RUN(test_bidi);
   RUN(test_several_local_domains);
+  RUN(test_reconfigure_keeps_stream);
+  RUN(test_reconfigure_denies_peer);
+  RUN(test_reconfigure_allow_list);
+  RUN(test_reconfigure_certificates);
   unlink(dns_conf);
   rmdir(dir);
   return check_finish();

@@ -49,8 +49,9 @@ typedef struct slot {
   uint32_t interest; /* EPOLLIN / EPOLLOUT now registered */
 } slot;
 
-/* One engine. A reload that changes the engine's part starts a new one
- * and lets the old one close its streams (it is "retiring"). */
+/* One engine. A reload applies the engine's part to it in place; only a
+ * change it refuses starts a new one and lets the old one close its
+ * streams (it is "retiring"). */
 typedef struct engine {
   gw *g;
   xs2s_ctx *ctx;
@@ -544,10 +545,27 @@ static void arm_status(gw *g) {
       g->cfg->status_interval_ms ? now_ms() + g->cfg->status_interval_ms : 0;
 }
 
-/* Applies a new configuration: gateway settings at once; the engine's part
- * by starting a new engine beside the old one, which closes its streams in
- * an orderly way (its queued stanzas are bounced). Established component
- * streams stay unless their domain is no longer configured. */
+/* A new engine beside the old one, which closes its streams in an
+ * orderly way (its queued stanzas are bounced). 0, or -1 when neither the
+ * new nor the previous configuration could be started again. */
+static int replace_engine(gw *g, engine *old, gw_config *cfg) {
+  /* The old engine must let go of its listeners before the new binds. */
+  old->retiring = 1;
+  xs2s_ctx_shutdown(old->ctx);
+  if (engine_start(g, cfg->xs2s))
+    return 0;
+  logf_(GW_LOG_ERROR, "reload: the new engine did not start; restarting "
+                      "with the previous configuration");
+  if (!engine_start(g, g->cfg->xs2s))
+    g->stopping = 1;
+  return -1;
+}
+
+/* Applies a new configuration: gateway settings at once; the engine's
+ * part in place with xs2s_ctx_reconfigure(), so established streams stay
+ * unless the new policy forbids them. Only what that refuses (the set of
+ * local domains, the resolver's files) starts a new engine. Established
+ * component streams stay unless their domain is no longer configured. */
 static void reload(gw *g) {
   char err[1024];
   gw_config *cfg = NULL;
@@ -564,17 +582,24 @@ static void reload(gw *g) {
   int engine_changed = !fp_old || !fp_new || strcmp(fp_old, fp_new) != 0;
   free(fp_old);
   free(fp_new);
-  engine *old = g->engines;
+  const char *how = "federation settings unchanged";
   if (engine_changed) {
-    /* The old engine must let go of its listeners before the new binds. */
-    old->retiring = 1;
-    xs2s_ctx_shutdown(old->ctx);
-    if (!engine_start(g, cfg->xs2s)) {
-      logf_(GW_LOG_ERROR, "reload: the new engine did not start; restarting "
-                          "with the previous configuration");
+    int rc = xs2s_ctx_reconfigure(g->engines->ctx, cfg->xs2s, err,
+                                  sizeof(err));
+    if (rc == 0) {
+      how = "federation settings applied in place, connections kept";
+      logf_(GW_LOG_INFO, "reload: engine reconfigured in place: %s", err);
+    } else if (rc == XS2S_ERR_RESTART_REQUIRED) {
+      logf_(GW_LOG_INFO, "reload: %s; starting a new engine", err);
+      how = "federation settings changed: new engine";
+      if (replace_engine(g, g->engines, cfg) < 0) {
+        gw_config_free(cfg);
+        return;
+      }
+    } else {
+      logf_(GW_LOG_ERROR, "reload refused, configuration unchanged: %s",
+            err);
       gw_config_free(cfg);
-      if (!engine_start(g, g->cfg->xs2s))
-        g->stopping = 1;
       return;
     }
   }
@@ -594,9 +619,7 @@ static void reload(gw *g) {
   }
   gw_config_free(prev);
   arm_status(g);
-  logf_(GW_LOG_INFO, "configuration reloaded from %s (%s)", g->path,
-        engine_changed ? "federation settings changed: new engine"
-                       : "federation settings unchanged");
+  logf_(GW_LOG_INFO, "configuration reloaded from %s (%s)", g->path, how);
 }
 
 static void begin_shutdown(gw *g) {

@@ -82,7 +82,9 @@ extern "C" {
   X(NOT_AUTHENTICATED, -103, "the domain pair is not authenticated")           \
   /* engine (ctx) */                                                           \
   X(EXISTS, -120, "already configured")                                        \
-  X(CONFIG, -121, "the configuration is not coherent (see the message)")
+  X(CONFIG, -121, "the configuration is not coherent (see the message)")    \
+  X(RESTART_REQUIRED, -122,                                                    \
+    "the change cannot be applied to a running engine (see the message)")
 
 /** Error codes returned by xs2s functions (always negative). */
 typedef enum xs2s_error {

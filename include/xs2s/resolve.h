@@ -268,6 +268,16 @@ XS2S_EXTERN int xs2s_resolver_add_route(xs2s_resolver *r, const char *domain,
                                         xs2s_resolve_tls tls);
 
 /**
+ * xs2s_resolver_clear_routes - remove every static route.
+ * @r: resolver.
+ *
+ * Resolutions started afterwards use DNS for every domain until routes
+ * are added again; resolutions in progress keep the candidates they
+ * already have. Used to replace the routes of a running resolver.
+ */
+XS2S_EXTERN void xs2s_resolver_clear_routes(xs2s_resolver *r);
+
+/**
  * xs2s_resolver_fd - the file descriptor to watch for readability.
  *
  * libunbound's result pipe; it does not change during the resolver's life.

@@ -441,6 +441,20 @@ XS2S_EXTERN int xs2s_session_add_pair(xs2s_session *s, const char *local,
                                       const char *remote);
 
 /**
+ * xs2s_session_set_dialback_secret - replace the dialback secret.
+ * @s: session.
+ * @secret: the new secret (copied); NULL or "" disables dialback keys as
+ *          in the session config.
+ *
+ * Keys made and checked from now on use @secret: a <db:verify/> answered
+ * later about a key made with the previous secret says invalid (XEP-0185
+ * keys are stateless, so a secret change invalidates every key in
+ * flight). Returns 0 or XS2S_ERR_NOMEM (the previous secret stays).
+ */
+XS2S_EXTERN int xs2s_session_set_dialback_secret(xs2s_session *s,
+                                                 const char *secret);
+
+/**
  * xs2s_session_verify - ask the peer, as authoritative server, about a key.
  * @s: an initiating session to the authoritative server of
  *     req->originating (possibly a verify_only one).

@@ -1049,6 +1049,50 @@ XS2S_EXTERN void xs2s_ctx_free(xs2s_ctx *ctx);
 XS2S_EXTERN int xs2s_ctx_shutdown(xs2s_ctx *ctx);
 
 /**
+ * xs2s_ctx_reconfigure - apply a new configuration to a running engine.
+ * @ctx: engine.
+ * @cfg: the new configuration (copied; the caller keeps its own).
+ * @msg: buffer for one line in English (may be NULL): why the change was
+ *       refused, or on success what was applied (listeners kept, opened,
+ *       closed; streams closed by the new policy).
+ * @msg_size: bytes at @msg; the text is cut to fit and NUL-terminated.
+ *
+ * Established streams stay unless the new policy forbids them. Applied
+ * in place: privacy mode and lists, per-domain TLS and certificate
+ * overrides, the global TLS mode and certificate requirement, static
+ * routes, certificates, keys, CA, CRL, system trust and TLS priority
+ * (reloaded from their files even when the names did not change: new
+ * sessions use the new credentials, existing ones keep theirs), the
+ * dialback secret, XEP-0288, limits, timeouts and listeners (new
+ * addresses are bound, removed ones closed, kept ones keep their socket).
+ *
+ * A stream whose remote domain the new policy forbids (deny list, not on
+ * the allow list), or that lacks TLS or a valid certificate now required
+ * for its domain, is closed with the stream error policy-violation; the
+ * queued stanzas of a forbidden domain are bounced with policy-violation
+ * (from the loop, as every bounce). Static routes, session timeouts and
+ * parser limits apply to connections made afterwards; an authenticated
+ * stream to a domain whose routes changed stays until it closes (idle
+ * timeout). A new dialback secret is used at once by every stream: keys
+ * made with the previous one, in flight at that moment, no longer verify
+ * (and instances sharing the secret must change it together).
+ *
+ * Not applied: a change to the set of local domains, or to the resolver's
+ * unbound configuration or resolv.conf file; then nothing changes and
+ * XS2S_ERR_RESTART_REQUIRED is returned with the setting named in @msg
+ * (create a new engine for such a change).
+ *
+ * The change is all or nothing. Returns 0; XS2S_ERR_CONFIG
+ * (xs2s_config_check() failed), XS2S_ERR_RESTART_REQUIRED,
+ * XS2S_ERR_TLS_CREDENTIALS, XS2S_ERR_SYSTEM (a new listener could not be
+ * bound; @msg says which and why), XS2S_ERR_BAD_STATE (shutting down),
+ * XS2S_ERR_NOMEM, XS2S_ERR_INVALID_ARGUMENT. The log and peer_down
+ * callbacks may be called from inside this call. Not from a callback.
+ */
+XS2S_EXTERN int xs2s_ctx_reconfigure(xs2s_ctx *ctx, const xs2s_config *cfg,
+                                     char *msg, size_t msg_size);
+
+/**
  * xs2s_ctx_send - send a stanza to a remote (or local) domain.
  * @ctx: engine.
  * @stanza: message, presence or iq in jabber:server (jabber:client and no

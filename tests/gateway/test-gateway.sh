@@ -78,15 +78,29 @@ expect "unknown component domain: host-unknown" 2 "stream error: host-unknown" \
 # (the allow list of a.test does not name b.test yet: policy first)
 expect "privacy allow list refuses b.test" 3 "error reply from echo@b.test: policy-violation" \
   gw_component $A --send echo@b.test --timeout 10
-gw_config a a.test 127.0.0.23 secret-a \
-  "<privacy mode='allow'><allow domain='c.test'/><allow domain='b.test'/></privacy>"
-kill -HUP "$(gw_pid a)"
-for _ in $(seq 50); do
-  grep -q "configuration reloaded" "$GW_DIR/a.log" && break
-  sleep 0.1
-done
-grep -q "configuration reloaded" "$GW_DIR/a.log" && ok "SIGHUP reloads the configuration" ||
+# count PATTERN FILE: lines of FILE that contain PATTERN.
+count() { grep -c -- "$1" "$2"; }
+
+# reload_a ALLOW...: a.test's allow list becomes ALLOW..., then SIGHUP;
+# waits for the reload to be logged.
+reload_a() {
+  list=""
+  for d in "$@"; do list="$list<allow domain='$d'/>"; done
+  gw_config a a.test 127.0.0.23 secret-a "<privacy mode='allow'>$list</privacy>"
+  before=$(count "configuration reloaded" "$GW_DIR/a.log")
+  kill -HUP "$(gw_pid a)"
+  for _ in $(seq 50); do
+    [ "$(count "configuration reloaded" "$GW_DIR/a.log")" -gt "$before" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+reload_a c.test b.test && ok "SIGHUP reloads the configuration" ||
   bad "SIGHUP reloads the configuration" "$GW_DIR/a.log"
+grep -q "reload: engine reconfigured in place" "$GW_DIR/a.log" &&
+  ok "the allow list is applied to the running engine" ||
+  bad "the allow list is applied to the running engine" "$GW_DIR/a.log"
 expect "no component behind b.test: service-unavailable" 3 "error reply from echo@b.test: service-unavailable" \
   gw_component $A --send echo@b.test --timeout 15
 
@@ -105,6 +119,30 @@ expect "b.test component -> a.test component and back" 0 "received reply from ec
   gw_component $B --send echo@a.test --timeout 15
 wait "$echo_a" && ok "a.test component answered" || bad "a.test component answered" "$dir/echo-a"
 
+# -- A reload keeps the established S2S streams ----------------------------
+# Streams a.test <-> b.test are up; d.test joins the allow list.
+ups=$(count "s2s up:" "$GW_DIR/a.log")
+downs=$(count "s2s down:" "$GW_DIR/a.log")
+in_place=$(count "federation settings applied in place" "$GW_DIR/a.log")
+reload_a c.test b.test d.test &&
+  [ "$(count "federation settings applied in place" "$GW_DIR/a.log")" -gt "$in_place" ] &&
+  ok "allow-list reload applied in place" || bad "allow-list reload applied in place" "$GW_DIR/a.log"
+gw_component $B --echo 1 --timeout 20 >"$dir/echo-b2" 2>&1 &
+echo_b=$!
+sleep 1
+expect "a.test component -> b.test after the reload" 0 "received reply from echo@b.test: re: hello" \
+  gw_component $A --send echo@b.test --timeout 15
+wait "$echo_b"
+if [ "$ups" -ge 2 ] && [ "$(count "s2s up:" "$GW_DIR/a.log")" -eq "$ups" ] &&
+   [ "$(count "s2s down:" "$GW_DIR/a.log")" -eq "$downs" ]; then
+  ok "the S2S streams survived the reload (no new s2s up, no s2s down)"
+else
+  bad "the S2S streams survived the reload (no new s2s up, no s2s down)" "$GW_DIR/a.log"
+fi
+# d.test has no server: the newly allowed domain is tried, not refused.
+expect "newly allowed d.test is tried (remote-server-not-found)" 3 "error reply from echo@d.test: remote-server-not-found" \
+  gw_component $A --send echo@d.test --timeout 15
+
 # -- One component per domain ----------------------------------------------
 gw_component $B --echo 0 >"$dir/holder" 2>&1 &
 holder=$!
@@ -119,6 +157,19 @@ expect "spoofed from: invalid-from" 2 "stream error: invalid-from" \
   gw_component $A --raw "<message from='mallory@b.test' to='echo@b.test'><body>x</body></message>" --timeout 5
 grep -q "invalid-from" "$GW_DIR/a.log" && ok "gateway logs the invalid-from" ||
   bad "gateway logs the invalid-from" "$GW_DIR/a.log"
+
+# -- A reload that drops b.test from the allow list ------------------------
+reload_a c.test
+for _ in $(seq 50); do
+  grep -q "s2s down: a.test -> b.test" "$GW_DIR/a.log" && break
+  sleep 0.1
+done
+grep -q "s2s down: a.test -> b.test" "$GW_DIR/a.log" &&
+  grep -q "policy-violation" "$GW_DIR/b.log" &&
+  ok "b.test no longer allowed: its stream closed with policy-violation" ||
+  bad "b.test no longer allowed: its stream closed with policy-violation" "$GW_DIR/a.log" "$GW_DIR/b.log"
+expect "b.test no longer allowed: policy-violation" 3 "error reply from echo@b.test: policy-violation" \
+  gw_component $A --send echo@b.test --timeout 10
 
 # -- Status line and clean shutdown -----------------------------------------
 kill -USR1 "$(gw_pid a)"
