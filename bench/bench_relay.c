@@ -1,0 +1,851 @@
+/*
+ * bench_relay.c: engine against engine, two processes on loopback.
+ *
+ *   bench_relay CERTS_DIR [--quick] [--only NAME]...
+ *
+ * NAME is one of: parse, relay, relay-plain, cold, memory (memory also
+ * measures the scale figure). CERTS_DIR holds the certificates of
+ * tests/data/make-certs.sh. Every figure is printed as a line
+ * "figure: value" and, where a reference is measured in the same run, a
+ * ratio.
+ *
+ * The receiving engine runs in a child process; the sending engine in this
+ * one. Both are driven by a small epoll loop through the external-loop
+ * hooks. The receiver counts stanzas in its stanza callback and reports
+ * (count, CLOCK_MONOTONIC time, its CPU time) through a pipe every 1000
+ * stanzas and for every stanza whose body starts with '!'; the sender
+ * uses those reports both for its figures and as a window (it never runs
+ * more than WINDOW stanzas ahead of the receiver), so the measured rate
+ * is one the receiver sustains.
+ *
+ * Names come from libunbound local data written to a temporary file:
+ * a.test 127.77.0.1 (sender), b.test and *.w.test 127.77.0.2 (receiver).
+ * Every loop is bounded; an alarm ends any process that hangs.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxml/xmlmemory.h>
+
+#include <xs2s/xs2s.h>
+
+#define SENDER_ADDR "127.77.0.1"
+#define RECEIVER_ADDR "127.77.0.2"
+#define WINDOW 20000
+#define REPORT_EVERY 1000
+
+static const char *certs;
+static char dns_conf[256];
+static int quick;
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t cpu_us(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+         ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+static void die(const char *what) {
+  fprintf(stderr, "bench_relay: %s\n", what);
+  exit(1);
+}
+
+/* -- Counting allocators: what xs2s and libxml2 hold ----------------------- */
+
+typedef struct hdr {
+  size_t size;
+  size_t pad; /* keeps 16-byte alignment */
+} hdr;
+
+static int64_t xs2s_bytes, xml_bytes;
+
+static void *count_malloc(size_t n, int64_t *acc) {
+  hdr *h = malloc(sizeof(hdr) + n);
+  if (!h)
+    return NULL;
+  h->size = n;
+  *acc += (int64_t)n;
+  return h + 1;
+}
+
+static void *count_realloc(void *p, size_t n, int64_t *acc) {
+  if (!p)
+    return count_malloc(n, acc);
+  hdr *h = (hdr *)p - 1;
+  size_t old = h->size;
+  hdr *g = realloc(h, sizeof(hdr) + n);
+  if (!g)
+    return NULL;
+  g->size = n;
+  *acc += (int64_t)n - (int64_t)old;
+  return g + 1;
+}
+
+static void count_free(void *p, int64_t *acc) {
+  if (!p)
+    return;
+  hdr *h = (hdr *)p - 1;
+  *acc -= (int64_t)h->size;
+  free(h);
+}
+
+static void *xm_malloc(size_t n, void *ud) {
+  (void)ud;
+  return count_malloc(n, &xs2s_bytes);
+}
+static void *xm_realloc(void *p, size_t n, void *ud) {
+  (void)ud;
+  return count_realloc(p, n, &xs2s_bytes);
+}
+static void xm_free(void *p, void *ud) {
+  (void)ud;
+  count_free(p, &xs2s_bytes);
+}
+static const xs2s_mem counting_mem = {xm_malloc, xm_realloc, xm_free, NULL};
+
+static void *lx_malloc(size_t n) { return count_malloc(n, &xml_bytes); }
+static void *lx_realloc(void *p, size_t n) {
+  return count_realloc(p, n, &xml_bytes);
+}
+static void lx_free(void *p) { count_free(p, &xml_bytes); }
+static char *lx_strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = lx_malloc(n);
+  if (d)
+    memcpy(d, s, n);
+  return d;
+}
+
+static long rss_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  while (f && fgets(line, sizeof(line), f))
+    if (strncmp(line, "VmRSS:", 6) == 0)
+      v = strtol(line + 6, NULL, 10);
+  if (f)
+    fclose(f);
+  return v;
+}
+
+/* -- A small epoll loop behind the external-loop hooks --------------------- */
+
+typedef struct node {
+  const char *name;
+  xs2s_ctx *ctx;
+  int ep;
+  int64_t due_ns; /* -1: no timer */
+  int ctrl_fd;    /* receiver: EOF here means stop; -1 otherwise */
+  int stop;
+  /* receiver */
+  int report_fd;
+  int64_t count;
+  /* sender */
+  int64_t bounces, ups;
+} node;
+
+typedef struct rec {
+  int64_t count, ns, cpu;
+} rec;
+
+static int watch(int fd, unsigned ev, void *ud) {
+  node *n = ud;
+  struct epoll_event e;
+  memset(&e, 0, sizeof(e));
+  e.data.fd = fd;
+  if (!ev) {
+    epoll_ctl(n->ep, EPOLL_CTL_DEL, fd, &e);
+    return 0;
+  }
+  e.events = ((ev & XS2S_EV_READ) ? EPOLLIN : 0u) |
+             ((ev & XS2S_EV_WRITE) ? EPOLLOUT : 0u);
+  if (epoll_ctl(n->ep, EPOLL_CTL_MOD, fd, &e) == 0)
+    return 0;
+  if (errno == ENOENT && epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &e) == 0)
+    return 0;
+  return -1;
+}
+
+static int timer(int64_t ms, void *ud) {
+  node *n = ud;
+  n->due_ns = ms < 0 ? -1 : now_ns() + ms * 1000000;
+  return 0;
+}
+
+static const xs2s_loop_callbacks loop_cb = {watch, timer};
+
+/* One turn: waits up to @wait_ms (less when a timer is due). */
+static void node_turn(node *n, int wait_ms) {
+  struct epoll_event ev[256];
+  int64_t now = now_ns();
+  if (n->due_ns >= 0) {
+    int64_t left = (n->due_ns - now) / 1000000;
+    if (left < wait_ms)
+      wait_ms = left < 0 ? 0 : (int)left;
+  }
+  int k = epoll_wait(n->ep, ev, 256, wait_ms);
+  for (int i = 0; i < k; i++) {
+    int fd = ev[i].data.fd;
+    if (fd == n->ctrl_fd) {
+      n->stop = 1;
+      continue;
+    }
+    unsigned e = ((ev[i].events & EPOLLIN) ? XS2S_EV_READ : 0u) |
+                 ((ev[i].events & EPOLLOUT) ? XS2S_EV_WRITE : 0u) |
+                 ((ev[i].events & (EPOLLERR | EPOLLHUP)) ? XS2S_EV_ERROR : 0u);
+    xs2s_ctx_on_fd(n->ctx, fd, e);
+  }
+  if (n->due_ns >= 0 && n->due_ns <= now_ns()) {
+    n->due_ns = -1;
+    xs2s_ctx_on_timer(n->ctx);
+  }
+}
+
+static void report(node *n) {
+  rec r = {n->count, now_ns(), cpu_us()};
+  if (write(n->report_fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+    die("report pipe");
+}
+
+static int on_stanza(xs2s_ctx *ctx, const xs2s_stanza *s, const char *remote,
+                     void *ud) {
+  (void)ctx;
+  (void)remote;
+  node *n = ud;
+  n->count++;
+  xs2s_stanza *body = xs2s_stanza_find_child(s, "body", "jabber:server");
+  const char *t = body ? xs2s_stanza_text(body) : NULL;
+  if ((t && t[0] == '!') || n->count % REPORT_EVERY == 0)
+    report(n);
+  return 0;
+}
+
+static void on_bounce(xs2s_ctx *ctx, const xs2s_stanza *s,
+                      xs2s_stanza_condition cond, const char *text, void *tag,
+                      void *ud) {
+  (void)ctx;
+  (void)s;
+  (void)tag;
+  node *n = ud;
+  if (n->bounces++ < 3)
+    fprintf(stderr, "[%s] bounce %s: %s\n", n->name,
+            xs2s_stanza_condition_name(cond), text);
+}
+
+static void on_up(xs2s_ctx *ctx, const xs2s_peer_event *ev, void *ud) {
+  (void)ctx;
+  (void)ev;
+  node *n = ud;
+  n->ups++;
+}
+
+static void on_log(xs2s_ctx *ctx, xs2s_log_level level, const char *line,
+                   void *ud) {
+  (void)ctx;
+  node *n = ud;
+  if (level == XS2S_LOG_ERROR || getenv("BENCH_VERBOSE"))
+    fprintf(stderr, "[%s] %s: %s\n", n->name, xs2s_log_level_name(level),
+            line);
+}
+
+static const xs2s_ctx_callbacks ctx_cb = {on_stanza, on_bounce, on_up, NULL,
+                                          on_log};
+
+/* -- Configuration --------------------------------------------------------- */
+
+typedef enum mode {
+  M_PLAIN,     /* no TLS, dialback */
+  M_DIALBACK,  /* STARTTLS, certificates nobody trusts, dialback */
+  M_CERTS      /* STARTTLS, certificates, SASL EXTERNAL */
+} mode;
+
+static const char *mode_name(mode m) {
+  return m == M_PLAIN ? "no TLS, dialback"
+                      : m == M_DIALBACK ? "STARTTLS + dialback"
+                                        : "STARTTLS + certificates";
+}
+
+/* @extra_domains: the receiver also serves d1.w.test ... dN.w.test with the
+ * wildcard certificate. */
+static xs2s_config *make_config(const char *domain, const char *listen,
+                                mode m, int extra_domains, int counting) {
+  xs2s_config *cfg = xs2s_config_new(counting ? &counting_mem : NULL);
+  char cert[512], key[512], ca[512];
+  int rc = 0;
+  if (!cfg)
+    die("config");
+  snprintf(cert, sizeof(cert), "%s/%s.pem", certs, domain);
+  snprintf(key, sizeof(key), "%s/%s.key", certs, domain);
+  rc |= xs2s_config_add_domain(cfg, domain, m == M_PLAIN ? NULL : cert,
+                               m == M_PLAIN ? NULL : key);
+  if (extra_domains) {
+    snprintf(cert, sizeof(cert), "%s/w.test.pem", certs);
+    snprintf(key, sizeof(key), "%s/w.test.key", certs);
+    for (int i = 1; i <= extra_domains; i++) {
+      char d[64];
+      snprintf(d, sizeof(d), "d%d.w.test", i);
+      rc |= xs2s_config_add_domain(cfg, d, cert, key);
+    }
+  }
+  snprintf(ca, sizeof(ca), "%s/%s", certs,
+           m == M_CERTS ? "ca.pem" : "unknown-ca.pem");
+  rc |= xs2s_config_set_ca_file(cfg, ca);
+  rc |= xs2s_config_set_system_trust(cfg, 0);
+  rc |= xs2s_config_set_tls_mode(cfg, m == M_PLAIN ? XS2S_TLS_OFF
+                                                   : XS2S_TLS_REQUIRED);
+  rc |= xs2s_config_set_require_valid_cert(cfg, m == M_CERTS);
+  rc |= xs2s_config_add_listener(cfg, listen, 0);
+  rc |= xs2s_config_set_unbound_config(cfg, dns_conf);
+  rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_CONNECTIONS, 30000);
+  rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_CONNECTIONS_PER_ADDRESS, 30000);
+  rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_LISTEN_BACKLOG, 4096);
+  rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_QUEUE_BYTES, 64u << 20);
+  rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_CONNECT, 5000);
+  if (rc)
+    die("config setters");
+  return cfg;
+}
+
+static void node_start(node *n, const char *name, xs2s_config *cfg) {
+  memset(n, 0, sizeof(*n));
+  n->name = name;
+  n->due_ns = -1;
+  n->ctrl_fd = -1;
+  n->report_fd = -1;
+  n->ep = epoll_create1(EPOLL_CLOEXEC);
+  if (n->ep < 0)
+    die("epoll_create1");
+  int rc = xs2s_ctx_new(&n->ctx, cfg, &ctx_cb, &loop_cb, n);
+  xs2s_config_free(cfg);
+  if (rc < 0) {
+    fprintf(stderr, "bench_relay: engine %s: %s\n", name, xs2s_strerror(rc));
+    exit(1);
+  }
+}
+
+static void node_stop(node *n) {
+  xs2s_ctx_free(n->ctx);
+  n->ctx = NULL;
+  close(n->ep);
+}
+
+/* -- The receiver process -------------------------------------------------- */
+
+typedef struct receiver {
+  pid_t pid;
+  int ctrl;   /* write end: closing it stops the child */
+  int report; /* read end of the report pipe */
+} receiver;
+
+static receiver receiver_start(mode m, int extra_domains) {
+  int ctrl[2], rep[2];
+  if (pipe(ctrl) < 0 || pipe(rep) < 0)
+    die("pipe");
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    die("fork");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the bench */
+    alarm(600);
+    close(ctrl[1]);
+    close(rep[0]);
+    node n;
+    node_start(&n, "b.test",
+               make_config("b.test", RECEIVER_ADDR ":5269", m, extra_domains,
+                           0));
+    n.ctrl_fd = ctrl[0];
+    n.report_fd = rep[1];
+    struct epoll_event e = {.events = EPOLLIN, .data.fd = ctrl[0]};
+    epoll_ctl(n.ep, EPOLL_CTL_ADD, ctrl[0], &e);
+    /* Tell the parent the listener is up. */
+    report(&n);
+    while (!n.stop)
+      node_turn(&n, 100);
+    /* Last report: how much memory this side holds. */
+    rec r = {-1, rss_kib(), 0};
+    if (write(n.report_fd, &r, sizeof(r)) < 0)
+      _exit(1);
+    node_stop(&n);
+    _exit(0);
+  }
+  close(ctrl[0]);
+  close(rep[1]);
+  fcntl(rep[0], F_SETFL, O_NONBLOCK);
+  receiver r = {pid, ctrl[1], rep[0]};
+  return r;
+}
+
+static long receiver_stop(receiver *r) {
+  close(r->ctrl);
+  long rss = -1;
+  rec x;
+  int64_t end = now_ns() + 20 * (int64_t)1000000000;
+  fcntl(r->report, F_SETFL, 0);
+  while (now_ns() < end && read(r->report, &x, sizeof(x)) == sizeof(x))
+    if (x.count == -1) {
+      rss = (long)x.ns;
+      break;
+    }
+  close(r->report);
+  int st;
+  waitpid(r->pid, &st, 0);
+  return rss;
+}
+
+/* Reads every pending report; returns 1 if any. */
+static int poll_reports(receiver *r, rec *last) {
+  rec x;
+  int any = 0;
+  while (read(r->report, &x, sizeof(x)) == (ssize_t)sizeof(x)) {
+    *last = x;
+    any = 1;
+  }
+  return any;
+}
+
+/* Runs the sender's loop until a report with count >= @want arrives, or
+ * @limit_ms pass. Returns 1 on success. */
+static int wait_count(node *a, receiver *r, rec *last, int64_t want,
+                      int limit_ms) {
+  int64_t end = now_ns() + (int64_t)limit_ms * 1000000;
+  while (now_ns() < end) {
+    if (poll_reports(r, last) && last->count >= want)
+      return 1;
+    node_turn(a, 1);
+  }
+  return 0;
+}
+
+/* -- Messages --------------------------------------------------------------- */
+
+static xs2s_stanza *make_message(const char *from, const char *to,
+                                 const char *body) {
+  xs2s_stanza *m = xs2s_stanza_new("message", "jabber:server");
+  if (!m)
+    die("stanza");
+  xs2s_stanza_set_attr(m, "from", from);
+  xs2s_stanza_set_attr(m, "to", to);
+  xs2s_stanza_set_attr(m, "type", "chat");
+  xs2s_stanza_set_attr(m, "id", "b7c1e2f0-42");
+  xs2s_stanza *b = xs2s_stanza_add_child(m, "body", "jabber:server");
+  xs2s_stanza_add_text(b, body, strlen(body));
+  return m;
+}
+
+/* The filler body that makes a ~200-byte stanza. */
+#define FILLER                                                           \
+  "Shall we move the review to Thursday? The draft is in the usual "      \
+  "place, comments welcome."
+
+/* -- Raw parse rate of the same stanza (the reference) ---------------------- */
+
+static int parse_count;
+static int count_cb(xs2s_parser *p, xs2s_stanza *s, void *ud) {
+  (void)p;
+  (void)s;
+  (void)ud;
+  parse_count++;
+  return 0;
+}
+
+static double stanza_bytes; /* serialised size of the benchmark stanza */
+
+static double parse_rate(void) {
+  xs2s_stanza *m = make_message("alice@a.test", "bob@b.test", FILLER);
+  char xml[1024];
+  size_t len = 0;
+  if (xs2s_stanza_serialize(m, xml, sizeof(xml), &len) < 0)
+    die("serialize");
+  /* On the wire the stream header declares the default namespace. */
+  const char *decl = " xmlns='jabber:server'";
+  char *at = strstr(xml, decl);
+  if (at) {
+    memmove(at, at + strlen(decl), strlen(at + strlen(decl)) + 1);
+    len -= strlen(decl);
+  }
+  stanza_bytes = (double)len;
+  xs2s_stanza_free(m);
+  const int n = 100000;
+  const char *head = "<stream:stream xmlns='jabber:server' "
+                     "xmlns:stream='http://etherx.jabber.org/streams' "
+                     "from='a.test' to='b.test' version='1.0'>";
+  size_t hl = strlen(head), total = hl + (size_t)n * len;
+  char *buf = malloc(total);
+  if (!buf)
+    die("malloc");
+  memcpy(buf, head, hl);
+  for (int i = 0; i < n; i++)
+    memcpy(buf + hl + (size_t)i * len, xml, len);
+  double best = 0;
+  for (int rep = 0; rep < 5; rep++) {
+    xs2s_parser_callbacks cb = {0};
+    cb.stanza = count_cb;
+    xs2s_parser *p = xs2s_parser_new(&cb, NULL, NULL);
+    parse_count = 0;
+    int64_t t0 = now_ns();
+    for (size_t off = 0; off < total; off += 16384) {
+      size_t k = total - off < 16384 ? total - off : 16384;
+      if (xs2s_parser_feed(p, buf + off, k) < 0)
+        die("parse");
+    }
+    double rate = parse_count / ((double)(now_ns() - t0) / 1e9);
+    if (parse_count == n && rate > best)
+      best = rate;
+    xs2s_parser_free(p);
+  }
+  free(buf);
+  return best;
+}
+
+/* -- 1. Relay throughput ---------------------------------------------------- */
+
+typedef struct relay_result {
+  double rate;        /* stanzas/s, first send to last arrival */
+  double send_cpu_us; /* per stanza */
+  double recv_cpu_us; /* per stanza */
+} relay_result;
+
+/* Pushes @n stanzas over the established a.test -> @to stream, keeping at
+ * most WINDOW in flight. */
+static relay_result push(node *a, receiver *r, const xs2s_stanza *m,
+                         rec *last, int64_t n) {
+  /* The last one is marked, so the receiver reports exactly then. */
+  xs2s_stanza *mark = make_message(xs2s_stanza_attr(m, "from"),
+                                   xs2s_stanza_attr(m, "to"), "!" FILLER);
+  relay_result res = {0, 0, 0};
+  int64_t base = last->count, sent = 0;
+  rec start = *last;
+  int64_t t0 = now_ns(), c0 = cpu_us();
+  int64_t end = t0 + 120 * (int64_t)1000000000;
+  int64_t next_dbg = t0 + 1000000000;
+  while (now_ns() < end) {
+    poll_reports(r, last);
+    if (last->count - base >= n)
+      break;
+    int batch = 0;
+    while (sent < n && sent - (last->count - base) < WINDOW && batch < 512) {
+      if (xs2s_ctx_send(a->ctx, sent == n - 1 ? mark : m, NULL) < 0)
+        die("send");
+      sent++;
+      batch++;
+    }
+    node_turn(a, batch ? 0 : 1);
+    if (getenv("BENCH_VERBOSE") && now_ns() > next_dbg) {
+      next_dbg = now_ns() + 1000000000;
+      xs2s_counters k;
+      xs2s_ctx_counters(a->ctx, &k);
+      fprintf(stderr, "  sent %lld arrived %lld out %llu bytes_out %llu queued %llu\n", (long long)sent, (long long)(last->count - base), (unsigned long long)k.stanzas_out, (unsigned long long)k.bytes_out, (unsigned long long)k.queued_bytes);
+    }
+  }
+  xs2s_stanza_free(mark);
+  if (last->count - base < n) {
+    fprintf(stderr, "bench_relay: only %lld of %lld arrived\n",
+            (long long)(last->count - base), (long long)n);
+    return res;
+  }
+  res.rate = (double)n / ((double)(last->ns - t0) / 1e9);
+  res.send_cpu_us = (double)(cpu_us() - c0) / (double)n;
+  res.recv_cpu_us = (double)(last->cpu - start.cpu) / (double)n;
+  if (getenv("BENCH_VERBOSE"))
+    fprintf(stderr, "  run: %.0f stanzas/s\n", res.rate);
+  return res;
+}
+
+static int cmp_rate(const void *x, const void *y) {
+  const relay_result *a = x, *b = y;
+  return (a->rate > b->rate) - (a->rate < b->rate);
+}
+
+static relay_result bench_relay_mode(mode m, double parse) {
+  receiver r = receiver_start(m, 0);
+  rec last = {0, 0, 0};
+  node a;
+  node_start(&a, "a.test", make_config("a.test", SENDER_ADDR ":5269", m, 0, 0));
+  if (!wait_count(&a, &r, &last, 0, 5000))
+    die("receiver did not start");
+  xs2s_stanza *warm = make_message("alice@a.test", "bob@b.test", "!warm-up");
+  xs2s_ctx_send(a.ctx, warm, NULL);
+  xs2s_stanza_free(warm);
+  if (!wait_count(&a, &r, &last, 1, 10000))
+    die("no stream came up");
+  xs2s_stanza *msg = make_message("alice@a.test", "bob@b.test", FILLER);
+  int64_t n = quick ? 50000 : 200000;
+  relay_result runs[5];
+  int nruns = quick ? 3 : 5;
+  for (int i = 0; i < nruns; i++)
+    runs[i] = push(&a, &r, msg, &last, n);
+  qsort(runs, (size_t)nruns, sizeof(runs[0]), cmp_rate);
+  relay_result med = runs[nruns / 2], best = runs[nruns - 1];
+  const char *tag = m == M_PLAIN ? "relay-plain" : "relay-tls";
+  printf("%s: %lld stanzas of %.0f bytes x %d runs\n", tag, (long long)n,
+         stanza_bytes, nruns);
+  printf("%s: stanzas/s median %.0f best %.0f (runs %.0f .. %.0f)\n", tag,
+         med.rate, best.rate, runs[0].rate, best.rate);
+  printf("%s: MB/s (stanza bytes) median %.1f best %.1f\n", tag,
+         med.rate * stanza_bytes / 1e6, best.rate * stanza_bytes / 1e6);
+  printf("%s: CPU per stanza (median run): sender %.2f us, receiver %.2f us\n",
+         tag, med.send_cpu_us, med.recv_cpu_us);
+  printf("%s: ratio to the raw parse rate (%.0f/s): median %.2f best %.2f\n",
+         tag, parse, med.rate / parse, best.rate / parse);
+  xs2s_stanza_free(msg);
+  node_stop(&a);
+  receiver_stop(&r);
+  return med;
+}
+
+/* -- 2. Cold connection ----------------------------------------------------- */
+
+static int cmp_i64(const void *x, const void *y) {
+  int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+  return (a > b) - (a < b);
+}
+
+static void bench_cold(mode m) {
+  receiver r = receiver_start(m, 0);
+  rec last = {0, 0, 0};
+  int rounds = quick ? 50 : 200;
+  int64_t *lat = calloc((size_t)rounds, sizeof(int64_t));
+  int done = 0;
+  for (int i = 0; i < rounds; i++) {
+    node a;
+    node_start(&a, "a.test",
+               make_config("a.test", SENDER_ADDR ":5269", m, 0, 0));
+    if (i == 0 && !wait_count(&a, &r, &last, 0, 5000))
+      die("receiver did not start");
+    xs2s_stanza *msg = make_message("alice@a.test", "bob@b.test", "!cold");
+    int64_t want = last.count + 1;
+    int64_t t0 = now_ns();
+    xs2s_ctx_send(a.ctx, msg, NULL);
+    xs2s_stanza_free(msg);
+    if (wait_count(&a, &r, &last, want, 5000))
+      lat[done++] = last.ns - t0;
+    node_stop(&a);
+  }
+  qsort(lat, (size_t)done, sizeof(lat[0]), cmp_i64);
+  if (done) {
+    printf("cold (%s): %d/%d delivered; median %.2f ms, p99 %.2f ms, "
+           "min %.2f ms, max %.2f ms\n",
+           mode_name(m), done, rounds, lat[done / 2] / 1e6,
+           lat[(done * 99) / 100 < done ? (done * 99) / 100 : done - 1] / 1e6,
+           lat[0] / 1e6, lat[done - 1] / 1e6);
+  } else {
+    printf("cold (%s): nothing delivered\n", mode_name(m));
+  }
+  free(lat);
+  receiver_stop(&r);
+}
+
+/* -- 3 and 4. Memory per stream, and relaying beside idle streams ----------- */
+
+static void raise_fd_limit(void) {
+  struct rlimit rl = {65536, 65536};
+  if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+    perror("setrlimit(RLIMIT_NOFILE)");
+}
+
+static void heap_figures(int64_t *heap) {
+  struct mallinfo2 mi = mallinfo2();
+  *heap = (int64_t)mi.uordblks;
+}
+
+/* Opens streams to d(from).w.test .. d(to-1).w.test, @ramp at a time. */
+static int open_streams(node *a, receiver *r, rec *last, int from, int to) {
+  const int ramp = 200;
+  for (int i = from; i < to; i += ramp) {
+    int end = i + ramp < to ? i + ramp : to;
+    int64_t want = last->count + (end - i);
+    for (int j = i; j < end; j++) {
+      char dest[64];
+      snprintf(dest, sizeof(dest), "x@d%d.w.test", j + 1);
+      xs2s_stanza *m = make_message("alice@a.test", dest, "!open");
+      if (xs2s_ctx_send(a->ctx, m, NULL) < 0)
+        die("send");
+      xs2s_stanza_free(m);
+    }
+    if (!wait_count(a, r, last, want, 30000)) {
+      fprintf(stderr, "bench_relay: streams %d..%d did not all come up\n", i,
+              end);
+      return i;
+    }
+  }
+  return to;
+}
+
+typedef struct mem_point {
+  long rss;
+  int64_t heap, xs2s, xml;
+} mem_point;
+
+static mem_point mem_now(void) {
+  mem_point p;
+  p.rss = rss_kib();
+  heap_figures(&p.heap);
+  p.xs2s = xs2s_bytes;
+  p.xml = xml_bytes;
+  return p;
+}
+
+static void print_mem(const char *what, int k, mem_point a, mem_point b) {
+  double per = (double)(b.rss - a.rss) * 1024 / k;
+  printf("memory %s, %d streams: RSS %.1f KiB per stream (%.1f MiB total); "
+         "heap %.1f KiB: xs2s %.1f KiB, libxml2 %.1f KiB, the rest "
+         "(GnuTLS, libc) %.1f KiB\n",
+         what, k, per / 1024, (double)(b.rss - a.rss) / 1024,
+         (double)(b.heap - a.heap) / k / 1024,
+         (double)(b.xs2s - a.xs2s) / k / 1024,
+         (double)(b.xml - a.xml) / k / 1024,
+         (double)((b.heap - a.heap) - (b.xs2s - a.xs2s) - (b.xml - a.xml)) / k /
+             1024);
+}
+
+static void bench_memory(double parse, relay_result idle0) {
+  raise_fd_limit();
+  int kmax = quick ? 2000 : 10000;
+  receiver r = receiver_start(M_CERTS, kmax);
+  rec last = {0, 0, 0};
+  node a;
+  node_start(&a, "a.test",
+             make_config("a.test", SENDER_ADDR ":5269", M_CERTS, 0, 1));
+  if (!wait_count(&a, &r, &last, 0, 60000))
+    die("receiver did not start");
+  /* One stream first, so that what is measured is per stream and not the
+   * engine's first-use allocations (resolver cache, TLS session state). */
+  xs2s_stanza *warm = make_message("alice@a.test", "bob@b.test", "!warm-up");
+  xs2s_ctx_send(a.ctx, warm, NULL);
+  xs2s_stanza_free(warm);
+  if (!wait_count(&a, &r, &last, 1, 10000))
+    die("no stream came up");
+  xs2s_stanza *msg = make_message("alice@a.test", "bob@b.test", FILLER);
+  int64_t n = quick ? 50000 : 100000;
+  relay_result before = push(&a, &r, msg, &last, n);
+  mem_point p0 = mem_now();
+  int k1 = quick ? 500 : 1000;
+  int got = open_streams(&a, &r, &last, 0, k1);
+  mem_point p1 = mem_now();
+  if (got == k1)
+    print_mem("sender (initiating)", k1, p0, p1);
+  got = open_streams(&a, &r, &last, got, kmax);
+  mem_point p2 = mem_now();
+  if (got == kmax)
+    print_mem("sender (initiating)", kmax, p0, p2);
+  /* The scale figure: the same push with kmax idle streams beside it. */
+  relay_result runs[3];
+  runs[0] = push(&a, &r, msg, &last, n);
+  runs[1] = push(&a, &r, msg, &last, n);
+  runs[2] = before;
+  relay_result beside = runs[0].rate > runs[1].rate ? runs[0] : runs[1];
+  printf("scale: TLS relay with 0 idle streams: %.0f stanzas/s, CPU sender "
+         "%.2f us receiver %.2f us per stanza\n",
+         before.rate, before.send_cpu_us, before.recv_cpu_us);
+  printf("scale: TLS relay beside %d idle streams: %.0f stanzas/s, CPU "
+         "sender %.2f us receiver %.2f us per stanza\n",
+         got, beside.rate, beside.send_cpu_us, beside.recv_cpu_us);
+  printf("scale: cost ratio (CPU per stanza, with / without idle streams): "
+         "sender %.2f receiver %.2f; rate ratio %.2f\n",
+         beside.send_cpu_us / before.send_cpu_us,
+         beside.recv_cpu_us / before.recv_cpu_us, beside.rate / before.rate);
+  (void)parse;
+  (void)idle0;
+  xs2s_stanza_free(msg);
+  node_stop(&a);
+  long rss_b = receiver_stop(&r);
+  printf("memory receiver (accepting, %d local domains each with its "
+         "certificate): RSS %ld KiB in all at the end\n",
+         kmax + 1, rss_b);
+}
+
+/* -- main ------------------------------------------------------------------- */
+
+static int write_dns(const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return -1;
+  fputs("server:\n"
+        "  local-zone: \"test.\" static\n"
+        "  local-data: \"a.test. 60 IN A " SENDER_ADDR "\"\n"
+        "  local-data: \"b.test. 60 IN A " RECEIVER_ADDR "\"\n"
+        "  local-zone: \"w.test.\" redirect\n"
+        "  local-data: \"w.test. 60 IN A " RECEIVER_ADDR "\"\n",
+        f);
+  return fclose(f);
+}
+
+static int wanted(int argc, char **argv, const char *name) {
+  int any = 0;
+  for (int i = 2; i < argc; i++)
+    if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      any = 1;
+      if (strcmp(argv[i + 1], name) == 0)
+        return 1;
+    }
+  return !any;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: bench_relay CERTS_DIR [--quick] [--only NAME]\n");
+    return 2;
+  }
+  certs = argv[1];
+  for (int i = 2; i < argc; i++)
+    if (strcmp(argv[i], "--quick") == 0)
+      quick = 1;
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  signal(SIGPIPE, SIG_IGN);
+  alarm(900);
+  /* libxml2's allocations are counted for the memory split. */
+  if (xmlMemSetup(lx_free, lx_malloc, lx_realloc, lx_strdup) != 0)
+    die("xmlMemSetup");
+  char dir[] = "/tmp/xs2s-bench-XXXXXX";
+  if (!mkdtemp(dir))
+    die("mkdtemp");
+  snprintf(dns_conf, sizeof(dns_conf), "%s/dns.conf", dir);
+  if (write_dns(dns_conf) < 0)
+    die("dns config");
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) > 0)
+    printf("load average at start: %.2f %.2f %.2f\n", load[0], load[1],
+           load[2]);
+  double parse = parse_rate();
+  printf("parse: %.0f stanzas/s (%.0f bytes each, one stream in memory, "
+         "best of 5)\n",
+         parse, stanza_bytes);
+  relay_result tls = {0, 0, 0};
+  if (wanted(argc, argv, "relay"))
+    tls = bench_relay_mode(M_CERTS, parse);
+  if (wanted(argc, argv, "relay-plain"))
+    bench_relay_mode(M_PLAIN, parse);
+  if (wanted(argc, argv, "cold")) {
+    bench_cold(M_PLAIN);
+    bench_cold(M_DIALBACK);
+    bench_cold(M_CERTS);
+  }
+  if (wanted(argc, argv, "memory"))
+    bench_memory(parse, tls);
+  if (getloadavg(load, 3) > 0)
+    printf("load average at end: %.2f %.2f %.2f\n", load[0], load[1],
+           load[2]);
+  unlink(dns_conf);
+  rmdir(dir);
+  return 0;
+}
