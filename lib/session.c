@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "serialize.h"
+#include "session_hold.h"
 #include "session_int.h"
 
 /* More restarts than STARTTLS plus SASL need means a confused peer. */
@@ -785,7 +786,24 @@ int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza) {
   if (rc < 0)
     return rc;
   xs2s__session_activity(s);
+  if (s->hold && s->tls_state == XS2S__TLS_ACTIVE &&
+      s->plain.len < XS2S__HOLD_BYTES)
+    return 0; /* encrypted with the next ones (session_hold.h) */
   return xs2s__session_flush(s);
+}
+
+void xs2s__session_hold(xs2s_session *s, int on) {
+  s->hold = on;
+  if (!on)
+    xs2s__session_release(s);
+}
+
+int xs2s__session_release(xs2s_session *s) {
+  return s->plain.len > 0 ? xs2s__session_flush(s) : 0;
+}
+
+int xs2s__session_holding(const xs2s_session *s) {
+  return s->plain.len > 0 && s->tls_state == XS2S__TLS_ACTIVE;
 }
 
 /* ---------------------------------------------------------------------- */
