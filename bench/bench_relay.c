@@ -52,7 +52,10 @@
 #define REPORT_EVERY 1000
 
 static const char *certs;
-static char dns_conf[256];
+/* The local data: only a.test and b.test, or also the 10,000 d*.w.test of
+ * the memory run (a fresh resolver reads it on first use, which the cold
+ * connection figure must not include). */
+static char dns_conf[256], dns_small[256], dns_big[256];
 static int quick;
 
 static int64_t now_ns(void) {
@@ -163,7 +166,7 @@ typedef struct node {
 } node;
 
 typedef struct rec {
-  int64_t count, ns, cpu;
+  int64_t count, ns, cpu, rss_kib;
 } rec;
 
 /* The engines of this process, by idx. */
@@ -246,7 +249,7 @@ static void loop_turn(int ep, int wait_ms) {
 static void node_turn(node *n, int wait_ms) { loop_turn(n->ep, wait_ms); }
 
 static void report(void) {
-  rec r = {recv_count, now_ns(), cpu_us()};
+  rec r = {recv_count, now_ns(), cpu_us(), rss_kib()};
   if (write(recv_report_fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
     die("report pipe");
 }
@@ -432,7 +435,7 @@ static receiver receiver_start(mode m, int extra_domains) {
     while (!stop_flag)
       loop_turn(ep, 100);
     /* Last report: how much memory this side holds. */
-    rec r = {-1, rss_kib(), 0};
+    rec r = {-1, rss_kib(), 0, 0};
     if (write(recv_report_fd, &r, sizeof(r)) < 0)
       _exit(1);
     for (int g = 0; g <= groups; g++)
@@ -629,7 +632,7 @@ static int cmp_rate(const void *x, const void *y) {
 
 static relay_result bench_relay_mode(mode m, double parse) {
   receiver r = receiver_start(m, 0);
-  rec last = {0, 0, 0};
+  rec last = {0, 0, 0, 0};
   node a;
   node_start(&a, "a.test", make_config("a.test", SENDER_ADDR ":5269", m, 0, 0, 0), -1);
   if (!wait_count(&a, &r, &last, 0, 5000))
@@ -673,7 +676,7 @@ static int cmp_i64(const void *x, const void *y) {
 
 static void bench_cold(mode m) {
   receiver r = receiver_start(m, 0);
-  rec last = {0, 0, 0};
+  rec last = {0, 0, 0, 0};
   int rounds = quick ? 50 : 200;
   int64_t *lat = calloc((size_t)rounds, sizeof(int64_t));
   int done = 0;
@@ -777,7 +780,7 @@ static void bench_memory(double parse, relay_result idle0) {
   if (getenv("BENCH_STREAMS")) /* for profiling the memory */
     kmax = atoi(getenv("BENCH_STREAMS"));
   receiver r = receiver_start(M_CERTS, kmax);
-  rec last = {0, 0, 0};
+  rec last = {0, 0, 0, 0};
   node a;
   node_start(&a, "a.test",
              make_config("a.test", SENDER_ADDR ":5269", M_CERTS, 0, 0, 1), -1);
@@ -796,17 +799,24 @@ static void bench_memory(double parse, relay_result idle0) {
     n = 1000;
   relay_result before = push(&a, &r, msg, &last, n);
   mem_point p0 = mem_now();
+  int64_t r0 = last.rss_kib;
   int k1 = quick ? 500 : 1000;
   if (k1 > kmax)
     k1 = kmax;
   int got = open_streams(&a, &r, &last, 0, k1);
   mem_point p1 = mem_now();
-  if (got == k1)
+  if (got == k1) {
     print_mem("sender (initiating)", k1, p0, p1);
+    printf("memory receiver (accepting), %d streams: RSS %.1f KiB per "
+           "stream\n", k1, (double)(last.rss_kib - r0) / k1);
+  }
   got = open_streams(&a, &r, &last, got, kmax);
   mem_point p2 = mem_now();
-  if (got == kmax)
+  if (got == kmax) {
     print_mem("sender (initiating)", kmax, p0, p2);
+    printf("memory receiver (accepting), %d streams: RSS %.1f KiB per "
+           "stream\n", kmax, (double)(last.rss_kib - r0) / kmax);
+  }
   /* The scale figure: the same push with kmax idle streams beside it. */
   relay_result runs[3];
   runs[0] = push(&a, &r, msg, &last, n);
@@ -881,8 +891,11 @@ int main(int argc, char **argv) {
   char dir[] = "/tmp/xs2s-bench-XXXXXX";
   if (!mkdtemp(dir))
     die("mkdtemp");
-  snprintf(dns_conf, sizeof(dns_conf), "%s/dns.conf", dir);
-  if (write_dns(dns_conf, quick ? 2000 : 10000) < 0)
+  snprintf(dns_small, sizeof(dns_small), "%s/dns-small.conf", dir);
+  snprintf(dns_big, sizeof(dns_big), "%s/dns-big.conf", dir);
+  memcpy(dns_conf, dns_small, sizeof(dns_conf));
+  if (write_dns(dns_small, 0) < 0 ||
+      write_dns(dns_big, quick ? 2000 : 10000) < 0)
     die("dns config");
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) > 0)
@@ -902,12 +915,15 @@ int main(int argc, char **argv) {
     bench_cold(M_DIALBACK);
     bench_cold(M_CERTS);
   }
-  if (wanted(argc, argv, "memory"))
+  if (wanted(argc, argv, "memory")) {
+    memcpy(dns_conf, dns_big, sizeof(dns_conf));
     bench_memory(parse, tls);
+  }
   if (getloadavg(load, 3) > 0)
     printf("load average at end: %.2f %.2f %.2f\n", load[0], load[1],
            load[2]);
-  unlink(dns_conf);
+  unlink(dns_small);
+  unlink(dns_big);
   rmdir(dir);
   return 0;
 }
