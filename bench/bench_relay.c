@@ -262,7 +262,8 @@ static int on_stanza(xs2s_ctx *ctx, const xs2s_stanza *s, const char *remote,
   recv_count++;
   xs2s_stanza *body = xs2s_stanza_find_child(s, "body", "jabber:server");
   const char *t = body ? xs2s_stanza_text(body) : NULL;
-  if ((t && t[0] == '!') || recv_count % REPORT_EVERY == 0)
+  if (recv_report_fd >= 0 &&
+      ((t && t[0] == '!') || recv_count % REPORT_EVERY == 0))
     report();
   return 0;
 }
@@ -843,6 +844,94 @@ static void bench_memory(double parse, relay_result idle0) {
          got + 1, (kmax + GROUP - 1) / GROUP + 1, GROUP, rss_b);
 }
 
+
+/* -- xs2s to Prosody (driven by bench/xs2s-prosody.sh) --------------------- */
+
+static double real_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t stanzas_out(node *a) {
+  xs2s_counters k;
+  xs2s_ctx_counters(a->ctx, &k);
+  return k.stanzas_out;
+}
+
+/* Turns @a's loop until @want stanzas were written to a stream, at most
+ * @limit_ms. */
+static int run_until_out(node *a, uint64_t want, int limit_ms) {
+  int64_t end = now_ns() + (int64_t)limit_ms * 1000000;
+  while (now_ns() < end && stanzas_out(a) < want)
+    node_turn(a, 1);
+  return stanzas_out(a) >= want;
+}
+
+static void turn_for(node *a, int ms) {
+  int64_t end = now_ns() + (int64_t)ms * 1000000;
+  while (now_ns() < end)
+    node_turn(a, 5);
+}
+
+/* The sink of the Prosody fixture counts messages to sink@DOMAIN and
+ * notes when those with an id "cold..." arrive (its clock: CLOCK_REALTIME).
+ * Prints "send-start T" and, per cold round, "cold-N T" for the script. */
+static int prosody_mode(const char *what, int count) {
+  xs2s_stanza *m = make_message("alice@a.test", "sink@b.test", FILLER);
+  if (strcmp(what, "throughput") == 0) {
+    node a;
+    node_start(&a, "a.test",
+               make_config("a.test", SENDER_ADDR ":5269", M_CERTS, 0, 0, 0),
+               -1);
+    xs2s_ctx_send(a.ctx, m, NULL);
+    if (!run_until_out(&a, 1, 10000))
+      die("no stream to Prosody");
+    turn_for(&a, 500);
+    printf("send-start %.6f\n", real_now());
+    for (int sent = 0; sent < count;) {
+      for (int b = 0; b < 512 && sent < count; b++, sent++)
+        if (xs2s_ctx_send(a.ctx, m, NULL) < 0)
+          die("send");
+      node_turn(&a, 0);
+    }
+    /* Until the script has its count and ends this process. */
+    turn_for(&a, 120000);
+    node_stop(&a, 1);
+  } else if (strcmp(what, "serve") == 0) {
+    /* Prosody sends: b.test counts @count stanzas, prints when the last
+     * arrived and ends (at most two minutes). */
+    node b;
+    node_start(&b, "b.test",
+               make_config("b.test", RECEIVER_ADDR ":5269", M_CERTS, 0, 0, 0),
+               -1);
+    printf("listening\n");
+    int64_t end = now_ns() + 120 * (int64_t)1000000000;
+    while (recv_count < count && now_ns() < end)
+      node_turn(&b, 10);
+    printf("last-arrival %.6f count %lld\n", real_now(),
+           (long long)recv_count);
+    node_stop(&b, 1);
+  } else {
+    for (int i = 0; i < count; i++) {
+      node a;
+      node_start(&a, "a.test",
+                 make_config("a.test", SENDER_ADDR ":5269", M_CERTS, 0, 0, 0),
+                 -1);
+      char id[32];
+      snprintf(id, sizeof(id), "cold-%04d", i);
+      xs2s_stanza_set_attr(m, "id", id);
+      printf("%s %.6f\n", id, real_now());
+      xs2s_ctx_send(a.ctx, m, NULL);
+      run_until_out(&a, 1, 5000);
+      turn_for(&a, 60); /* written; let the peer take it before closing */
+      node_stop(&a, 1);
+    }
+  }
+  xs2s_stanza_free(m);
+  return 0;
+}
+
 /* -- main ------------------------------------------------------------------- */
 
 static int write_dns(const char *path, int domains) {
@@ -879,9 +968,17 @@ int main(int argc, char **argv) {
     return 2;
   }
   certs = argv[1];
-  for (int i = 2; i < argc; i++)
+  const char *prosody = NULL, *what = NULL;
+  int count = 0;
+  for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0)
       quick = 1;
+    if (strcmp(argv[i], "--prosody") == 0 && i + 3 < argc) {
+      prosody = argv[i + 1]; /* its address */
+      what = argv[i + 2];    /* throughput or cold */
+      count = atoi(argv[i + 3]);
+    }
+  }
   setvbuf(stdout, NULL, _IOLBF, 0);
   signal(SIGPIPE, SIG_IGN);
   alarm(900);
@@ -897,6 +994,22 @@ int main(int argc, char **argv) {
   if (write_dns(dns_small, 0) < 0 ||
       write_dns(dns_big, quick ? 2000 : 10000) < 0)
     die("dns config");
+  if (prosody) {
+    FILE *f = fopen(dns_small, "w");
+    if (!f)
+      die("dns config");
+    fprintf(f, "server:\n  local-zone: \"test.\" static\n"
+               "  local-data: \"a.test. 60 IN A %s\"\n"
+               "  local-data: \"b.test. 60 IN A %s\"\n",
+            strcmp(what, "serve") == 0 ? prosody : SENDER_ADDR,
+            strcmp(what, "serve") == 0 ? RECEIVER_ADDR : prosody);
+    fclose(f);
+    int rc = prosody_mode(what, count);
+    unlink(dns_small);
+    unlink(dns_big);
+    rmdir(dir);
+    return rc;
+  }
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) > 0)
     printf("load average at start: %.2f %.2f %.2f\n", load[0], load[1],

@@ -8,8 +8,10 @@
 #    throughput with and without TLS, cold connections, memory per stream
 #    and relaying beside idle streams (about a minute; --quick: less);
 # 3. bench/prosody-baseline.sh: the same figures for Prosody-to-Prosody
-#    (about two minutes; needs root and the Debian packages prosody and
-#    lua-unbound; skipped with --no-prosody or when prosody is missing).
+#    (about two minutes), and bench/xs2s-prosody.sh: xs2s sending to
+#    Prosody and Prosody to xs2s (under a minute); both need root and the
+#    Debian packages prosody and lua-unbound; skipped with --no-prosody or
+#    when prosody is missing.
 #
 # Builds a release build in build-bench (BENCH_BUILD_DIR) first and makes
 # the test certificates in a temporary directory. Every step is bounded.
@@ -48,5 +50,8 @@ if [ $prosody = 1 ] && command -v prosody >/dev/null 2>&1; then
   else
     timeout 900 bash bench/prosody-baseline.sh --certs "$tmp/certs" || status=1
   fi
+  echo "== xs2s and Prosody (bench/xs2s-prosody.sh)"
+  timeout 600 bash bench/xs2s-prosody.sh "$build/bench/bench_relay" \
+    "$tmp/certs" ${quick:+--messages 20000 --rounds 50} || status=1
 fi
 exit $status
