@@ -17,6 +17,7 @@
 #include "bounce.h"
 #include "ctx_int.h"
 #include "domain.h"
+#include "session_hold.h"
 
 #define READ_CHUNK 65536
 
@@ -287,8 +288,11 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
   sc.limits.max_attributes =
       (unsigned)cfg->limits[XS2S_LIMIT_PARSER_ATTRIBUTES];
   sc.mem = &ctx->mem;
-  return xs2s_session_new(&c->session, &sc, &session_cb, c,
-                          xs2s__loop_now(&ctx->loop));
+  int rc = xs2s_session_new(&c->session, &sc, &session_cb, c,
+                            xs2s__loop_now(&ctx->loop));
+  if (rc == 0)
+    xs2s__session_hold(c->session, 1); /* released by the pump */
+  return rc;
 }
 
 /* -- The pump ------------------------------------------------------------- */
@@ -334,6 +338,11 @@ static void pump(xs2s__conn *c) {
       c->npairs && xs2s_session_get_state(c->session) == XS2S_SESSION_OPEN) {
     c->depth++;
     xs2s__remote_flush(c->remote, c);
+    c->depth--;
+  }
+  if (xs2s__session_holding(c->session)) {
+    c->depth++; /* a failure closes the session: its callbacks run */
+    xs2s__session_release(c->session);
     c->depth--;
   }
   for (int round = 0; round < 4; round++) {
@@ -637,13 +646,34 @@ int xs2s__conn_pair_ready(const xs2s__conn *c, const char *local,
              XS2S_AUTH_NONE;
 }
 
+/* A send from outside the engine's own frames (the application calling
+ * xs2s_ctx_send() between loop turns): instead of writing now, ask for
+ * writability, so that every stanza sent before the loop turns again goes
+ * out in the same TLS records and the same send(). Returns 1 when the
+ * write was deferred. */
+static int defer_write(xs2s__conn *c) {
+  xs2s__loop *l = &c->ctx->loop;
+  if (c->state != XS2S__CONN_OPEN || c->broken || !c->session ||
+      xs2s_session_get_state(c->session) != XS2S_SESSION_OPEN)
+    return 0;
+  unsigned ev = xs2s__loop_events(l, c->fd);
+  if (ev & XS2S_EV_WRITE)
+    return 1;
+  return xs2s__loop_set_events(l, c->fd, ev | XS2S_EV_WRITE) == 0;
+}
+
 int xs2s__conn_send(xs2s__conn *c, const xs2s_stanza *s) {
+  int outer = c->depth == 0;
   xs2s__conn_enter(c);
   int rc = xs2s_session_send(c->session, s);
   if (rc == 0) {
     c->stanzas_out++;
     c->last_stanza_ms = xs2s__loop_now(&c->ctx->loop);
     c->ctx->counters.stanzas_out++;
+    if (outer && defer_write(c)) {
+      c->depth--; /* the pump runs when the loop reports writability */
+      return rc;
+    }
   }
   xs2s__conn_leave(c);
   return rc;

@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "serialize.h"
 #include "domain.h"
+#include "session_hold.h"
 #include "session_int.h"
 
 /* More restarts than STARTTLS plus SASL need means a confused peer. */
@@ -829,7 +830,24 @@ int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza) {
     return XS2S_ERR_LIMIT;
   }
   xs2s__session_activity(s);
+  if (s->hold && s->tls_state == XS2S__TLS_ACTIVE &&
+      s->plain.len < XS2S__HOLD_BYTES)
+    return 0; /* encrypted with the next ones (session_hold.h) */
   return xs2s__session_flush(s);
+}
+
+void xs2s__session_hold(xs2s_session *s, int on) {
+  s->hold = on;
+  if (!on)
+    xs2s__session_release(s);
+}
+
+int xs2s__session_release(xs2s_session *s) {
+  return s->plain.len > 0 ? xs2s__session_flush(s) : 0;
+}
+
+int xs2s__session_holding(const xs2s_session *s) {
+  return s->plain.len > 0 && s->tls_state == XS2S__TLS_ACTIVE;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -119,6 +119,7 @@ struct xs2s_session {
   xs2s__buf plain;
   xs2s__buf out;
   int write_signalled;     /* want_write called since output was empty */
+  int hold;                /* stanzas wait in @plain (session_hold.h) */
 
   /* Time. */
   uint64_t now;

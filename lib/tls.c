@@ -122,11 +122,11 @@ static int post_handshake_hook(gnutls_session_t s, unsigned htype,
 
 static int setup_session(xs2s_tls *t) {
   gnutls_session_t s = t->session;
-  /* Default: the system's policy, without the versions RFC 8996 retired. */
-  int rc = t->creds->priority
-               ? gnutls_priority_set(s, t->creds->priority)
-               : gnutls_set_default_priority_append(
-                     s, "-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS-ALL", NULL, 0);
+  /* Default: the system's policy, without the versions RFC 8996 retired
+   * (made once, in the credentials). */
+  int rc = gnutls_priority_set(s, t->creds->priority
+                                      ? t->creds->priority
+                                      : t->creds->default_priority);
   if (rc >= 0)
     rc = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->creds->cred);
   if (rc < 0)
@@ -200,9 +200,7 @@ void xs2s_tls_free(xs2s_tls *t) {
     return;
   if (t->session)
     gnutls_deinit(t->session);
-  for (size_t i = 0; i < t->peer_count; i++)
-    gnutls_x509_crt_deinit(t->peer[i]);
-  xs2s__free(&t->mem, t->peer);
+  xs2s__tls_drop_peer(t);
   xs2s__cert_info_free(&t->mem, &t->peer_info);
   xs2s__buf_free(&t->in);
   xs2s__buf_free(&t->out);
@@ -416,8 +414,16 @@ int xs2s_tls_get_info(const xs2s_tls *t, xs2s_tls_info *info) {
   return 0;
 }
 
+void xs2s__tls_drop_peer(xs2s_tls *t) {
+  for (size_t i = 0; i < t->peer_count; i++)
+    gnutls_x509_crt_deinit(t->peer[i]);
+  xs2s__free(&t->mem, t->peer);
+  t->peer = NULL;
+  t->peer_count = 0;
+}
+
 int xs2s__tls_load_peer(xs2s_tls *t) {
-  if (t->peer_loaded)
+  if (t->peer || (t->peer_loaded && !t->peer_info_ok))
     return 0;
   unsigned n = 0;
   const gnutls_datum_t *raw = gnutls_certificate_get_peers(t->session, &n);
@@ -438,17 +444,14 @@ int xs2s__tls_load_peer(xs2s_tls *t) {
     if (gnutls_x509_crt_import(t->peer[i], &raw[i], GNUTLS_X509_FMT_DER) < 0)
       rc = XS2S_ERR_TLS;
   }
-  if (rc == 0)
+  if (rc == 0 && !t->peer_loaded)
     rc = xs2s__cert_info(t->peer[0], n, &t->mem, &t->peer_info);
   if (rc < 0) {
-    for (size_t i = 0; i < t->peer_count; i++)
-      gnutls_x509_crt_deinit(t->peer[i]);
-    xs2s__free(&t->mem, t->peer);
-    t->peer = NULL;
-    t->peer_count = 0;
+    xs2s__tls_drop_peer(t);
     return rc;
   }
   t->peer_loaded = 1;
+  t->peer_info_ok = 1;
   return 0;
 }
 
@@ -461,7 +464,8 @@ int xs2s_tls_peer_cert(xs2s_tls *t, const xs2s_tls_cert_info **info) {
   int rc = xs2s__tls_load_peer(t);
   if (rc < 0)
     return rc;
-  if (t->peer_count == 0)
+  xs2s__tls_drop_peer(t); /* the info is all that is kept */
+  if (!t->peer_info_ok)
     return XS2S_ERR_NOT_FOUND;
   *info = &t->peer_info;
   return 0;

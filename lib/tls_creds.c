@@ -25,6 +25,12 @@ xs2s_tls_creds *xs2s_tls_creds_new(const xs2s_mem *mem) {
     xs2s__free(&m, c);
     return NULL;
   }
+  if (gnutls_priority_init2(&c->default_priority, XS2S__TLS_DEFAULT_APPEND,
+                            NULL, GNUTLS_PRIORITY_INIT_DEF_APPEND) < 0) {
+    gnutls_certificate_free_credentials(c->cred);
+    xs2s__free(&m, c);
+    return NULL;
+  }
   gnutls_certificate_set_retrieve_function2(c->cred, xs2s__tls_retrieve_cert);
   return c;
 }
@@ -53,6 +59,7 @@ void xs2s_tls_creds_unref(xs2s_tls_creds *creds) {
   xs2s__free(&creds->mem, creds->entries);
   if (creds->priority)
     gnutls_priority_deinit(creds->priority);
+  gnutls_priority_deinit(creds->default_priority);
   gnutls_certificate_free_credentials(creds->cred);
   xs2s_mem m = creds->mem;
   xs2s__free(&m, creds);

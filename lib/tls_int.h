@@ -65,12 +65,19 @@ typedef struct xs2s__cert_entry {
   size_t name_count;
 } xs2s__cert_entry;
 
+/* Appended to the system's policy: the versions RFC 8996 retired. */
+#define XS2S__TLS_DEFAULT_APPEND "-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS-ALL"
+
 struct xs2s_tls_creds {
   xs2s_mem mem;
   int refs;   /* atomic */
   int frozen; /* set by the first xs2s_tls_new(): no more changes */
   gnutls_certificate_credentials_t cred;
   gnutls_priority_t priority; /* NULL: GnuTLS default */
+  /* The default (system policy + XS2S__TLS_DEFAULT_APPEND), made once and
+   * shared by every session: per session it costs about 8 KiB and a parse
+   * of the policy. */
+  gnutls_priority_t default_priority;
   xs2s__cert_entry *entries;  /* the first is the default */
   size_t entry_count;
 };
@@ -113,8 +120,10 @@ struct xs2s_tls {
   char *sni;
   char *alpn;
   char *description;
-  /* The peer's chain, decoded on first use. */
-  int peer_loaded;
+  /* The peer's chain, decoded when needed; the decoded certificates are
+   * dropped after each use (several KiB per stream), @peer_info is kept. */
+  int peer_loaded;       /* @peer_info is filled (or there is no chain) */
+  int peer_info_ok;      /* the peer sent a chain and @peer_info holds it */
   gnutls_x509_crt_t *peer;
   size_t peer_count;
   xs2s_tls_cert_info peer_info;
@@ -131,5 +140,8 @@ int xs2s__tls_retrieve_cert(gnutls_session_t s,
 /* Decodes the peer's chain into t->peer / t->peer_info once. 0 (also when
  * the peer sent nothing), XS2S_ERR_TLS or XS2S_ERR_NOMEM. */
 int xs2s__tls_load_peer(xs2s_tls *t);
+
+/* Frees the decoded chain (t->peer); t->peer_info stays. */
+void xs2s__tls_drop_peer(xs2s_tls *t);
 
 #endif /* XS2S_TLS_INT_H */

@@ -159,6 +159,10 @@ static int dane_satisfied(xs2s_tls *t, gnutls_x509_trust_list_t tl,
   }
 }
 
+static int verify_loaded(xs2s_tls *t, const char *norm, const xs2s_tlsa *tlsa,
+                         size_t tlsa_count, uint64_t now_ms,
+                         xs2s_tls_verify_result *result);
+
 int xs2s_tls_verify_peer(xs2s_tls *t, const char *domain,
                          const xs2s_tlsa *tlsa, size_t tlsa_count,
                          uint64_t now_ms, xs2s_tls_verify_result *result) {
@@ -172,7 +176,16 @@ int xs2s_tls_verify_peer(xs2s_tls *t, const char *domain,
     return rc;
   if ((rc = xs2s__tls_load_peer(t)) < 0)
     return rc;
+  rc = verify_loaded(t, norm, tlsa, tlsa_count, now_ms, result);
+  xs2s__tls_drop_peer(t); /* decoded again if ever needed */
+  return rc;
+}
 
+/* xs2s_tls_verify_peer() with the chain decoded. */
+static int verify_loaded(xs2s_tls *t, const char *norm, const xs2s_tlsa *tlsa,
+                         size_t tlsa_count, uint64_t now_ms,
+                         xs2s_tls_verify_result *result) {
+  int rc;
   xs2s_tls_verify_result r;
   memset(&r, 0, sizeof(r));
   r.chain = XS2S_TLS_CHAIN_NO_CERT;

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "session_harness.h"
+#include "session_hold.h"
 
 static const char *certs;
 
@@ -741,6 +742,67 @@ static void one_features_case(int close_at) {
   xs2s_tls_creds_unref(B.creds);
 }
 
+/* The engine's holding mode: stanzas sent on a TLS stream wait in clear
+ * text until released (or until a record's worth is waiting), then go out
+ * as few full records; order and content are kept. */
+static void test_hold_batches_records(void) {
+  h_world w;
+  h_world_init(&w);
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "a.test", "a.test"), "secret-a", 0, NULL,
+                NULL, {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_REQUIRED,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL,
+                NULL, {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  h_run(&w);
+  CHECK(h_authenticated(&l->a, "a.test", "b.test", XS2S_AUTH_SASL_EXTERNAL));
+  const uint8_t *p;
+  CHECK_INT(xs2s_session_output(l->a.s, &p), 0);
+
+  xs2s__session_hold(l->a.s, 1);
+  size_t clear = 0;
+  for (int i = 0; i < 12; i++) {
+    xs2s_stanza *m = h_message("u@a.test", "v@b.test", "held back");
+    size_t len = 0;
+    xs2s_stanza_serialize(m, NULL, 0, &len);
+    clear += len;
+    CHECK_INT(xs2s_session_send(l->a.s, m), 0);
+    xs2s_stanza_free(m);
+  }
+  CHECK(xs2s__session_holding(l->a.s));
+  CHECK_INT(xs2s_session_output(l->a.s, &p), 0); /* nothing encrypted yet */
+  CHECK_INT(xs2s__session_release(l->a.s), 0);
+  CHECK(!xs2s__session_holding(l->a.s));
+  /* One record (about 22 bytes of framing) instead of 12. */
+  size_t wire = xs2s_session_output(l->a.s, &p);
+  CHECK(wire > 0 && wire < clear + 3 * 22);
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 12);
+  CHECK_STR(xs2s_stanza_text(xs2s_stanza_first_child(l->b.stanzas[11])),
+            "held back");
+
+  /* More than a record's worth is encrypted without waiting. */
+  for (int i = 0; i < 400; i++) {
+    xs2s_stanza *m = h_message("u@a.test", "v@b.test", "a longer burst");
+    CHECK_INT(xs2s_session_send(l->a.s, m), 0);
+    xs2s_stanza_free(m);
+  }
+  CHECK(xs2s_session_output(l->a.s, &p) >= XS2S__HOLD_BYTES);
+  /* Turning holding off releases the rest. */
+  xs2s__session_hold(l->a.s, 0);
+  CHECK(!xs2s__session_holding(l->a.s));
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 16); /* the harness keeps the first 16 */
+  CHECK_INT(xs2s_session_output(l->a.s, &p), 0);
+  CHECK_INT(xs2s_session_get_state(l->b.s), XS2S_SESSION_OPEN);
+  h_world_free(&w);
+  xs2s_tls_creds_unref(A.creds);
+  xs2s_tls_creds_unref(B.creds);
+}
+
 static void test_features_callback(void) {
   one_features_case(0);
   one_features_case(1);
@@ -771,5 +833,6 @@ int main(int argc, char **argv) {
   RUN(test_starttls_not_offered);
   RUN(test_chunked_tls);
   RUN(test_features_callback);
+  RUN(test_hold_batches_records);
   return check_finish();
 }

@@ -1,0 +1,31 @@
+/*
+ * session_hold.h: holding stanzas back for fuller TLS records (internal,
+ * used by the engine).
+ *
+ * A session normally encrypts and queues each stanza as xs2s_session_send()
+ * returns, which makes one TLS record (and, for the engine, one write) per
+ * stanza. With holding on, stanzas sent on a TLS stream stay in clear text
+ * until xs2s__session_release() or until XS2S__HOLD_BYTES are waiting, so
+ * a burst of stanzas becomes records of up to 16 KiB. Protocol steps of the
+ * session itself are never held.
+ */
+#ifndef XS2S_SESSION_HOLD_H
+#define XS2S_SESSION_HOLD_H
+
+#include <xs2s/session.h>
+
+/* Clear text held before it is encrypted anyway: one full TLS record. */
+#define XS2S__HOLD_BYTES 16384u
+
+/* Turns holding on (1) or off (0); turning it off releases. */
+void xs2s__session_hold(xs2s_session *s, int on);
+
+/* Encrypts and queues what is held. May close the session on a TLS or
+ * memory failure (its callbacks run). Returns 0 or a negative code. */
+int xs2s__session_release(xs2s_session *s);
+
+/* 1 when stanzas are held (xs2s_session_want_write() does not count
+ * them). */
+int xs2s__session_holding(const xs2s_session *s);
+
+#endif /* XS2S_SESSION_HOLD_H */
