@@ -241,11 +241,16 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
                         const char *first_local) {
   xs2s_ctx *ctx = c->ctx;
   const xs2s_config *cfg = ctx->cfg;
-  const char *locals[64];
+  /* Every local domain, @first_local first (the initiating 'from'); the
+   * session copies the list. */
+  const char **locals = xs2s__calloc(&ctx->mem, ctx->nlocals + 1,
+                                     sizeof(*locals));
+  if (!locals)
+    return XS2S_ERR_NOMEM;
   size_t n = 0;
   if (first_local)
     locals[n++] = first_local;
-  for (size_t i = 0; i < ctx->nlocals && n < 64; i++)
+  for (size_t i = 0; i < ctx->nlocals; i++)
     if (!first_local || strcmp(ctx->locals[i], first_local) != 0)
       locals[n++] = ctx->locals[i];
   xs2s_session_config sc;
@@ -290,6 +295,7 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
   sc.mem = &ctx->mem;
   int rc = xs2s_session_new(&c->session, &sc, &session_cb, c,
                             xs2s__loop_now(&ctx->loop));
+  xs2s__free(&ctx->mem, locals);
   if (rc == 0)
     xs2s__session_hold(c->session, 1); /* released by the pump */
   return rc;

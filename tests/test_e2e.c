@@ -212,6 +212,7 @@ typedef struct opts {
   uint64_t stanza_bytes; /* parser bound (advertised per XEP-0478) */
   int bidi;              /* XEP-0288 */
   const char *domain2;   /* a second local domain (no certificate) */
+  int fillers;           /* more local domains f1.test ... fN.test */
 } opts;
 
 static void cert_path(char *buf, size_t n, const char *name, const char *ext) {
@@ -235,6 +236,11 @@ static xs2s_config *make_config(const opts *o) {
   }
   if (o->domain2)
     rc |= xs2s_config_add_domain(cfg, o->domain2, NULL, NULL);
+  for (int i = 1; i <= o->fillers; i++) {
+    char filler[32];
+    snprintf(filler, sizeof(filler), "f%d.test", i);
+    rc |= xs2s_config_add_domain(cfg, filler, NULL, NULL);
+  }
   if (o->ca) {
     snprintf(ca, sizeof(ca), "%s/%s", certs, o->ca);
     rc |= xs2s_config_set_ca_file(cfg, ca);
@@ -846,6 +852,33 @@ static void test_several_local_domains(void) {
   node_stop(&b);
 }
 
+/* Streams for any of a context's local domains are accepted, however many
+ * it serves (the last of 100 here). */
+static void test_many_local_domains(void) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  ob.fillers = 100;
+  oa.route_domain = "f100.test";
+  oa.route_target = "127.0.0.32:5269";
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  b.echo = 1;
+  node *ns[2] = {&a, &b};
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@f100.test", "to f100"), 0);
+  want w = {&a, 1, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(has_body(&b, "to f100"));
+  CHECK(has_body(&a, "echo:to f100"));
+  CHECK_INT(a.bounces + b.bounces, 0);
+  check_books(&a);
+  check_books(&b);
+  node_stop(&a);
+  node_stop(&b);
+}
+
 /* -- Reconfiguring a running engine --------------------------------------- */
 
 typedef struct out_conn {
@@ -1144,6 +1177,7 @@ int main(int argc, char **argv) {
   RUN(test_stream_limits);
   RUN(test_bidi);
   RUN(test_several_local_domains);
+  RUN(test_many_local_domains);
   RUN(test_reconfigure_keeps_stream);
   RUN(test_reconfigure_denies_peer);
   RUN(test_reconfigure_allow_list);
