@@ -220,6 +220,18 @@ static int allow_domain(const char *domain, void *ud) {
   return xs2s__policy_may_talk(ctx->cfg, domain) == 0;
 }
 
+/* Receiving: the TLS mode and certificate requirement of the remote
+ * domain a peer speaks for, from its override or the global settings. */
+static int peer_policy(const char *domain, xs2s_security_mode *mode,
+                       int *require_valid_cert, void *ud) {
+  xs2s_ctx *ctx = ud;
+  xs2s__remote_policy pol;
+  xs2s__policy_lookup(ctx->cfg, domain, &pol); /* malformed: global terms */
+  *mode = security_of(pol.tls_mode);
+  *require_valid_cert = pol.require_valid_cert;
+  return 0;
+}
+
 /* The DNSSEC-secure TLSA records of the candidate @r is connecting to, as
  * the TLS layer takes them (RFC 7673: only a secure answer counts). */
 static size_t candidate_tlsa(const xs2s__remote *r, xs2s_tlsa *out,
@@ -268,6 +280,7 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
   } else {
     sc.security = security_of(cfg->tls_mode);
     sc.require_valid_certificate = cfg->require_valid_cert;
+    sc.peer_policy = peer_policy;
   }
   sc.tls_creds = ctx->creds;
   /* Direct TLS (XEP-0368): the handshake comes first, so TLS is there

@@ -81,6 +81,18 @@ int xs2s__session_allowed(const xs2s_session *s, const char *domain) {
   return !s->allow_domain || s->allow_domain(domain, s->policy_user_data);
 }
 
+int xs2s__session_peer_policy(const xs2s_session *s, const char *domain,
+                              xs2s_security_mode *mode, int *require_cert) {
+  *mode = s->cfg_security;
+  *require_cert = s->cfg_require_cert;
+  if (!s->peer_policy || s->role != XS2S_SESSION_RECEIVING || !domain)
+    return 0;
+  if (s->peer_policy(domain, mode, require_cert, s->policy_user_data) != 0 ||
+      (unsigned)*mode > XS2S_SECURITY_OFF)
+    return -1;
+  return 0;
+}
+
 void xs2s__session_activity(xs2s_session *s) {
   s->last_activity = s->now;
 }
@@ -286,6 +298,15 @@ static int header_receiving(xs2s_session *s, const xs2s_stream_header *h) {
       (rc = xs2s__dialback_set_stream_id(&s->db, s->stream_id)) < 0)
     return xs2s__session_fail(s, rc, XS2S_STREAM_ERR_INTERNAL_SERVER_ERROR,
                               NULL);
+  /* The peer has named itself: its domain's policy decides what this
+   * stream offers and demands (each pair is judged again when it asks to
+   * be authenticated). */
+  if (xs2s__session_peer_policy(s, s->remote_domain, &s->security,
+                                &s->require_valid_cert) < 0) {
+    /* Refused: its pairs will be; the stream keeps the config's terms. */
+    s->security = s->cfg_security;
+    s->require_valid_cert = s->cfg_require_cert;
+  }
   if ((rc = xs2s__session_event(s, XS2S__EV_HEADER)) < 0)
     return rc;
   /* After a SASL restart the authenticated pair holds on the new stream. */
@@ -963,12 +984,13 @@ static uint64_t or_default(uint64_t v, uint64_t def) {
 
 static int copy_config(xs2s_session *s, const xs2s_session_config *c) {
   s->role = c->role;
-  s->security = c->security;
-  s->require_valid_cert = c->require_valid_certificate;
+  s->security = s->cfg_security = c->security;
+  s->require_valid_cert = s->cfg_require_cert = c->require_valid_certificate;
   s->verify_only = c->verify_only;
   s->direct_tls = c->direct_tls;
   s->bidi = c->bidi && !c->verify_only;
   s->allow_domain = c->allow_domain;
+  s->peer_policy = c->peer_policy;
   s->policy_user_data = c->policy_user_data;
   s->wall_clock_ms = c->wall_clock_ms;
   s->handshake_ms =

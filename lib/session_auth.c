@@ -101,9 +101,14 @@ xs2s_auth_method xs2s_session_pair_method(const xs2s_session *s,
 /* ---------------------------------------------------------------------- */
 
 int xs2s__sasl_offerable(xs2s_session *s) {
+  xs2s_security_mode mode;
+  int cert;
+  /* TLS and a certificate proving the domain meet any security policy;
+   * only a domain the policy refuses outright is turned away. */
   return s->role == XS2S_SESSION_RECEIVING &&
          s->tls_state == XS2S__TLS_ACTIVE && !s->sasl_domain &&
          s->remote_domain && xs2s__session_allowed(s, s->remote_domain) &&
+         xs2s__session_peer_policy(s, s->remote_domain, &mode, &cert) == 0 &&
          xs2s__tls_peer_valid_for(s, s->remote_domain);
 }
 

@@ -85,18 +85,30 @@ static int policy_is_local(const char *domain, void *user_data) {
 static int policy_allowed(const char *remote, const char *local,
                           void *user_data) {
   (void)local;
-  return xs2s__session_allowed(user_data, remote);
+  xs2s_security_mode mode;
+  int cert;
+  return xs2s__session_allowed(user_data, remote) &&
+         xs2s__session_peer_policy(user_data, remote, &mode, &cert) == 0;
 }
 
 static int policy_cert_names(const char *remote, void *user_data) {
   return xs2s__tls_peer_valid_for(user_data, remote);
 }
 
-static xs2s__dialback_policy policy_of(xs2s_session *s) {
+/* The terms for element @el: on a receiving stream those of the domain a
+ * <db:result/> speaks for, whatever domain the stream header named. */
+static xs2s__dialback_policy policy_of(xs2s_session *s,
+                                       const xs2s_stanza *el) {
+  xs2s_security_mode mode = s->security;
+  int cert = s->require_valid_cert;
+  const char *from = xs2s_stanza_attr(el, "from");
+  if (s->role == XS2S_SESSION_RECEIVING && from &&
+      xs2s_stanza_is(el, "result", XS2S_NS_DIALBACK))
+    xs2s__session_peer_policy(s, from, &mode, &cert); /* refusal: allowed */
   xs2s__dialback_policy p = {
       .tls = s->tls_state == XS2S__TLS_ACTIVE,
-      .tls_required = s->security == XS2S_SECURITY_REQUIRED,
-      .cert_required = s->require_valid_cert,
+      .tls_required = mode == XS2S_SECURITY_REQUIRED,
+      .cert_required = cert,
       .is_local = policy_is_local,
       .allowed = policy_allowed,
       .cert_names = policy_cert_names,
@@ -190,7 +202,7 @@ static int act(xs2s_session *s, xs2s__dialback_out *out) {
 int xs2s__dialback_element(xs2s_session *s, const xs2s_stanza *el) {
   xs2s__dialback_out out;
   xs2s__dialback_out_init(&out);
-  xs2s__dialback_policy pol = policy_of(s);
+  xs2s__dialback_policy pol = policy_of(s, el);
   int is_verify = xs2s_stanza_is(el, "verify", XS2S_NS_DIALBACK);
   int rc = xs2s__dialback_receive(&s->db, el, s->now, &pol, s->secret, &out);
   if (rc < 0) {

@@ -64,8 +64,10 @@ struct xs2s_session {
   char **local_domains;
   size_t local_domain_count;
   char *remote_domain;     /* initiating: config; receiving: header 'from' */
-  xs2s_security_mode security;
-  int require_valid_cert;
+  xs2s_security_mode security; /* receiving: for the header's 'from' */
+  int require_valid_cert;       /* ... likewise */
+  xs2s_security_mode cfg_security; /* the config's values */
+  int cfg_require_cert;
   int verify_only;
   int direct_tls;           /* XEP-0368: TLS from the first byte */
   int bidi;                 /* XEP-0288 wanted (config) */
@@ -76,6 +78,7 @@ struct xs2s_session {
   uint64_t wall_clock_ms;   /* wall-clock time at @created */
   char *secret;
   int (*allow_domain)(const char *, void *);
+  int (*peer_policy)(const char *, xs2s_security_mode *, int *, void *);
   void *policy_user_data;
   uint64_t handshake_ms, dialback_ms, close_ms, idle_ms, keepalive_ms;
   size_t max_stanza_bytes;  /* our parser's bound, advertised (XEP-0478) */
@@ -164,6 +167,10 @@ void xs2s__session_abort(xs2s_session *s, int error, const char *why,
 int xs2s__session_is_local(const xs2s_session *s, const char *domain);
 /* Whether the policy hook allows @domain. */
 int xs2s__session_allowed(const xs2s_session *s, const char *domain);
+/* The security policy of remote @domain (the config's values, or what the
+ * peer_policy hook says for it); 0, or -1 when the hook refuses it. */
+int xs2s__session_peer_policy(const xs2s_session *s, const char *domain,
+                              xs2s_security_mode *mode, int *require_cert);
 /* Marks stanza activity (idle timer). */
 void xs2s__session_activity(xs2s_session *s);
 

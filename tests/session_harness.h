@@ -97,6 +97,10 @@ typedef struct h_world {
   uint64_t idle_ms;  /* idle timeout of sessions opened from now on */
   int bidi_init;     /* initiating sessions opened from now on want bidi */
   int bidi_recv;     /* receiving sessions opened from now on offer it */
+  /* Per-remote-domain security of receiving sessions opened from now on
+   * (NULL: none); its user_data is the receiving server. */
+  int (*peer_policy)(const char *domain, xs2s_security_mode *mode,
+                     int *require_valid_cert, void *user_data);
   xs2s_mem mem;
   /* DANE records every initiating session holds for its peer (as an
    * engine would pass the resolver's DNSSEC-secure TLSA answer). */

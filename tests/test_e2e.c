@@ -213,6 +213,8 @@ typedef struct opts {
   int bidi;              /* XEP-0288 */
   const char *domain2;   /* a second local domain (no certificate) */
   int fillers;           /* more local domains f1.test ... fN.test */
+  const char *policy_domain; /* a remote domain with its own TLS mode */
+  xs2s_tls_mode policy_tls;
 } opts;
 
 static void cert_path(char *buf, size_t n, const char *name, const char *ext) {
@@ -262,6 +264,9 @@ static xs2s_config *make_config(const opts *o) {
     rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_QUEUE, o->queue_ms);
   if (o->bidi)
     rc |= xs2s_config_set_bidi(cfg, 1);
+  if (o->policy_domain)
+    rc |= xs2s_config_set_remote_policy(cfg, o->policy_domain, o->policy_tls,
+                                        -1);
   if (o->stanza_bytes)
     rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_STANZA_BYTES, o->stanza_bytes);
   rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_CONNECT, 2000);
@@ -581,6 +586,40 @@ static void test_privacy(void) {
   CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "no"),
             XS2S_ERR_POLICY);
   node_stop(&a);
+}
+
+/* b.test takes clear text in general but requires TLS from a.test: a.test
+ * talking to b.test in clear text (its override for b.test) gets nothing
+ * delivered, its stanza bounces with policy-violation; with TLS its
+ * stanza arrives. a.test's own server does TLS, so b.test's verification
+ * stream to it would succeed: only the incoming policy refuses. */
+static void test_remote_policy_incoming(void) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  oa.tls = ob.tls = XS2S_TLS_OPTIONAL;
+  oa.certs = ob.certs = 1;
+  oa.ca = ob.ca = "unknown-ca.pem";
+  oa.policy_domain = "b.test";
+  oa.policy_tls = XS2S_TLS_OFF;
+  ob.policy_domain = "a.test";
+  ob.policy_tls = XS2S_TLS_REQUIRED;
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  node *ns[2] = {&a, &b};
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "clear"), 0);
+  want w = {&a, 0, 1};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_INT(b.ngot, 0);
+  CHECK_INT(a.last_cond, XS2S_STANZA_ERR_POLICY_VIOLATION);
+  check_books(&a);
+  node_stop(&a);
+  node_stop(&b);
+
+  oa.policy_domain = NULL;
+  exchange(&oa, &ob, XS2S_AUTH_DIALBACK, 1);
 }
 
 static void test_listing_and_send_raw(void) {
@@ -1171,6 +1210,7 @@ int main(int argc, char **argv) {
   RUN(test_queue_order_tls);
   RUN(test_idle_close);
   RUN(test_privacy);
+  RUN(test_remote_policy_incoming);
   RUN(test_listing_and_send_raw);
   RUN(test_graceful_shutdown);
   RUN(test_direct_tls);

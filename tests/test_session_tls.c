@@ -809,6 +809,165 @@ static void test_features_callback(void) {
   one_features_case(2);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Per-remote-domain policy on receiving streams                          */
+/* ---------------------------------------------------------------------- */
+
+/* The override the receiving server's hook applies to a.test only. */
+static xs2s_security_mode strict_mode;
+static int strict_cert;
+
+static int strict_a(const char *domain, xs2s_security_mode *mode,
+                    int *require_valid_cert, void *user_data) {
+  (void)user_data;
+  if (strcmp(domain, "a.test") == 0) {
+    *mode = strict_mode;
+    *require_valid_cert = strict_cert;
+  }
+  return 0;
+}
+
+/* A server of c.test and a.test that speaks clear text only. */
+static h_link *clear_peer_link(h_world *w, h_server *X, h_server *B) {
+  h_add_server(w, X);
+  h_add_server(w, B);
+  h_link *l = h_connect(w, X, "c.test", B, "b.test", 0);
+  h_run(w);
+  CHECK(!xs2s_session_is_secure(l->b.s));
+  /* c.test has no override: dialback in clear text is enough for it. */
+  CHECK(h_authenticated(&l->b, "b.test", "c.test", XS2S_AUTH_DIALBACK));
+  CHECK_INT(send_message(&l->a, "c.test", "b.test"), 0);
+  h_run(w);
+  CHECK_INT(l->b.n_stanzas, 1);
+  /* a.test rides the same stream: its own policy decides. */
+  CHECK_INT(xs2s_session_add_pair(l->a.s, "a.test", "b.test"), 0);
+  h_run(w);
+  return l;
+}
+
+/* Global mode optional, TLS required for a.test: a.test is refused at
+ * dialback in clear text (even on a stream another domain opened), and
+ * its stanzas are not delivered; over TLS it is accepted. */
+static void test_peer_policy_tls(void) {
+  strict_mode = XS2S_SECURITY_REQUIRED;
+  strict_cert = 0;
+  h_world w;
+  h_world_init(&w);
+  w.peer_policy = strict_a;
+  h_server X = {{"c.test", "a.test"}, 2, XS2S_SECURITY_OFF, NULL, "secret-x",
+                0, NULL, NULL, {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_OPTIONAL,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL,
+                {0}};
+  h_link *l = clear_peer_link(&w, &X, &B);
+  CHECK_INT(h_failed(&l->a, "a.test", "b.test"),
+            XS2S_STANZA_ERR_POLICY_VIOLATION);
+  CHECK_INT(l->b.n_requests, 1); /* c.test's only: a.test's key went nowhere */
+  CHECK_INT(xs2s_session_pair_method(l->b.s, "b.test", "a.test"),
+            XS2S_AUTH_NONE);
+  CHECK_INT(send_message(&l->a, "a.test", "b.test"),
+            XS2S_ERR_NOT_AUTHENTICATED);
+  /* Sent anyway, a stanza from a.test ends the stream undelivered. */
+  h_inject(&l->b, "<message from='u@a.test' to='v@b.test'><body>x</body>"
+                  "</message>");
+  h_run(&w);
+  CHECK_INT(l->b.n_stanzas, 1);
+  CHECK_INT(l->b.close.condition, XS2S_STREAM_ERR_INVALID_FROM);
+  h_world_free(&w);
+
+  /* A clear-text peer naming a.test in its header is told TLS is required
+   * and, unable to do it, gives up before any key is sent. */
+  h_world_init(&w);
+  w.peer_policy = strict_a;
+  h_server A = {{"a.test"}, 1, XS2S_SECURITY_OFF, NULL, "secret-a", 0, NULL,
+                NULL, {0}};
+  h_add_server(&w, &A);
+  h_add_server(&w, &B);
+  l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  h_run(&w);
+  CHECK_INT(l->a.close.condition, XS2S_STREAM_ERR_POLICY_VIOLATION);
+  CHECK_INT(l->b.n_requests, 0);
+  CHECK_INT(l->b.n_auth, 0);
+  h_world_free(&w);
+
+  /* With TLS a.test gets in, by certificate or (a certificate that does
+   * not name it) by dialback over TLS. */
+  static const char *const names[] = {"a.test", "multi"};
+  for (int i = 0; i < 2; i++) {
+    h_world_init(&w);
+    w.peer_policy = strict_a;
+    h_server T = {{"a.test"}, 1, XS2S_SECURITY_OPTIONAL,
+                  h_creds(certs, "a.test", names[i]), "secret-a", 0, NULL,
+                  NULL, {0}};
+    h_add_server(&w, &T);
+    h_add_server(&w, &B);
+    l = h_connect(&w, &T, "a.test", &B, "b.test", 0);
+    h_run(&w);
+    CHECK(xs2s_session_is_secure(l->b.s));
+    CHECK(h_authenticated(&l->b, "b.test", "a.test",
+                          i == 0 ? XS2S_AUTH_SASL_EXTERNAL
+                                 : XS2S_AUTH_DIALBACK));
+    CHECK_INT(send_message(&l->a, "a.test", "b.test"), 0);
+    h_run(&w);
+    CHECK_INT(l->b.n_stanzas, 1);
+    h_world_free(&w);
+    xs2s_tls_creds_unref(T.creds);
+  }
+  xs2s_tls_creds_unref(B.creds);
+}
+
+/* Global: dialback is enough; a.test must present a valid certificate.
+ * A key alone is refused for it (in clear text and over TLS with a
+ * certificate that does not name it); its certificate is accepted. */
+static void test_peer_policy_certificate(void) {
+  strict_mode = XS2S_SECURITY_OPTIONAL;
+  strict_cert = 1;
+  h_world w;
+  h_world_init(&w);
+  w.peer_policy = strict_a;
+  h_server X = {{"c.test", "a.test"}, 2, XS2S_SECURITY_OFF, NULL, "secret-x",
+                0, NULL, NULL, {0}};
+  h_server B = {{"b.test"}, 1, XS2S_SECURITY_OPTIONAL,
+                h_creds(certs, "b.test", "b.test"), "secret-b", 0, NULL, NULL,
+                {0}};
+  h_link *l = clear_peer_link(&w, &X, &B);
+  CHECK_INT(h_failed(&l->a, "a.test", "b.test"),
+            XS2S_STANZA_ERR_NOT_AUTHORIZED);
+  CHECK_INT(l->b.n_requests, 1);
+  CHECK_INT(send_message(&l->a, "a.test", "b.test"),
+            XS2S_ERR_NOT_AUTHENTICATED);
+  h_world_free(&w);
+
+  static const char *const names[] = {"multi", "a.test"};
+  for (int i = 0; i < 2; i++) {
+    h_world_init(&w);
+    w.peer_policy = strict_a;
+    h_server T = {{"a.test"}, 1, XS2S_SECURITY_OPTIONAL,
+                  h_creds(certs, "a.test", names[i]), "secret-a", 0, NULL,
+                  NULL, {0}};
+    h_add_server(&w, &T);
+    h_add_server(&w, &B);
+    l = h_connect(&w, &T, "a.test", &B, "b.test", 0);
+    h_run(&w);
+    CHECK(xs2s_session_is_secure(l->b.s));
+    if (i == 0) {
+      CHECK_INT(l->b.n_auth, 0);
+      CHECK_INT(l->b.n_requests, 0);
+      CHECK_INT(h_failed(&l->a, "a.test", "b.test"),
+                XS2S_STANZA_ERR_NOT_AUTHORIZED);
+    } else {
+      CHECK(h_authenticated(&l->b, "b.test", "a.test",
+                            XS2S_AUTH_SASL_EXTERNAL));
+      CHECK_INT(send_message(&l->a, "a.test", "b.test"), 0);
+      h_run(&w);
+      CHECK_INT(l->b.n_stanzas, 1);
+    }
+    h_world_free(&w);
+    xs2s_tls_creds_unref(T.creds);
+  }
+  xs2s_tls_creds_unref(B.creds);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s CERTDIR\n", argv[0]);
@@ -834,5 +993,7 @@ int main(int argc, char **argv) {
   RUN(test_chunked_tls);
   RUN(test_features_callback);
   RUN(test_hold_batches_records);
+  RUN(test_peer_policy_tls);
+  RUN(test_peer_policy_certificate);
   return check_finish();
 }

@@ -238,7 +238,8 @@ typedef struct xs2s_session_config {
   size_t local_domain_count;
   /** Initiating: the peer's domain (header 'to', certificate check). */
   const char *remote_domain;
-  /** STARTTLS policy for this peer. */
+  /** STARTTLS policy for this peer (receiving: for every peer, unless
+   * @peer_policy says otherwise for its domain). */
   xs2s_security_mode security;
   /** Accept a peer only with a trusted certificate that names its domain
    * (dialback alone is not enough); on an initiating stream, do not send
@@ -260,6 +261,20 @@ typedef struct xs2s_session_config {
   /** Policy: return nonzero to allow exchanging traffic with @domain (a
    * remote domain a peer asserts). NULL allows all. */
   int (*allow_domain)(const char *domain, void *policy_user_data);
+  /** Receiving: the security policy of one remote domain, for peers whose
+   * policy differs from @security and @require_valid_certificate. On entry
+   * *@mode and *@require_valid_cert hold those two config values; the hook
+   * may change them for @domain and returns 0, or nonzero to refuse the
+   * domain (as allow_domain would). Asked when the peer's stream header
+   * names its domain (that domain's mode chooses the STARTTLS offer and
+   * whether TLS must come first), and again for every domain pair before
+   * it is authenticated: a <db:result/> over a stream without TLS when the
+   * domain requires TLS gets policy-violation, and one whose sender's
+   * certificate is required but was not presented gets not-authorized.
+   * NULL: every domain has the config's values. Not called on initiating
+   * streams (their config already holds the peer's policy). */
+  int (*peer_policy)(const char *domain, xs2s_security_mode *mode,
+                     int *require_valid_cert, void *policy_user_data);
   void *policy_user_data;
   /** From creation until the first domain pair is authenticated (or, for
    * verify_only, the stream is ready). Expiry: connection-timeout. */
