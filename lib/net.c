@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -225,10 +226,20 @@ void xs2s__net_keepalive_from_config(const xs2s_config *cfg,
 int xs2s__net_set_keepalive(int fd, const xs2s__keepalive *ka) {
   if (ka->idle_s <= 0)
     return set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 0) < 0 ? XS2S_ERR_SYSTEM : 0;
+  /* Keepalive probes are only sent while nothing is in flight. Once data
+   * is unacknowledged (a whitespace keepalive or a stanza written to a
+   * vanished peer) retransmissions take over, and Linux gives up on them
+   * only after some 15 minutes; TCP_USER_TIMEOUT bounds that case by the
+   * same window the probes have. */
+  long user_ms =
+      ((long)ka->idle_s + (long)ka->interval_s * ka->count) * 1000L;
+  if (user_ms > INT_MAX)
+    user_ms = INT_MAX;
   if (set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1) < 0 ||
       set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, ka->idle_s) < 0 ||
       set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, ka->interval_s) < 0 ||
-      set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, ka->count) < 0)
+      set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, ka->count) < 0 ||
+      set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)user_ms) < 0)
     return XS2S_ERR_SYSTEM;
   return 0;
 }

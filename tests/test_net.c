@@ -165,6 +165,8 @@ static int loopback_round_trip(const char *ip, const char *peer_prefix) {
   CHECK_INT(getopt_int(afd, IPPROTO_TCP, TCP_KEEPIDLE), 2);
   CHECK_INT(getopt_int(afd, IPPROTO_TCP, TCP_KEEPINTVL), 3);
   CHECK_INT(getopt_int(afd, IPPROTO_TCP, TCP_KEEPCNT), 4);
+  /* Unacknowledged data gives up in the same window: 2 + 3 * 4 s. */
+  CHECK_INT(getopt_int(afd, IPPROTO_TCP, TCP_USER_TIMEOUT), 14000);
   xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_TCP_KEEPALIVE_IDLE, 0);
   xs2s__net_keepalive_from_config(cfg, &ka);
   CHECK_INT(xs2s__net_set_keepalive(afd, &ka), 0);
