@@ -110,6 +110,8 @@ typedef struct victim {
   uint64_t now;
   int stanzas, auths, requests, answers, closed;
   int answer_requests; /* play the engine and a.test's authoritative server */
+  int send_on_auth;    /* initiating: stanzas to send from the callback */
+  size_t max_reply_backlog;
   xs2s_session_close_info close;
 } victim;
 
@@ -121,11 +123,17 @@ static void on_stanza(xs2s_session *s, xs2s_stanza *st, void *ud) {
 
 static void on_auth(xs2s_session *s, const char *local, const char *remote,
                     xs2s_auth_method how, void *ud) {
-  (void)s;
-  (void)local;
-  (void)remote;
   (void)how;
-  ((victim *)ud)->auths++;
+  victim *v = ud;
+  v->auths++;
+  /* An engine drains its queue for the pair from here. */
+  static char body[1024];
+  memset(body, 'q', sizeof(body) - 1);
+  for (int i = 0; i < v->send_on_auth; i++) {
+    xs2s_stanza *m = h_message(local, remote, body);
+    CHECK_INT(xs2s_session_send(s, m), 0);
+    xs2s_stanza_free(m);
+  }
 }
 
 /* The engine's part: ask a.test's authoritative server, which checks the
@@ -184,8 +192,9 @@ static const char *const a_domains[] = {"a.test", "a2.test"};
 
 /* A session of @role for b.test (receiving) or a.test (initiating to
  * b.test), its memory counted. */
-static void victim_open(victim *v, xs2s_session_role role,
-                        xs2s_security_mode mode, xs2s_tls_creds *creds) {
+static void victim_open_with(victim *v, xs2s_session_role role,
+                             xs2s_security_mode mode, xs2s_tls_creds *creds,
+                             size_t max_reply_backlog) {
   memset(v, 0, sizeof(*v));
   v->now = 1000;
   v->answer_requests = 1;
@@ -200,12 +209,18 @@ static void victim_open(victim *v, xs2s_session_role role,
       .tls_creds = creds,
       .dialback_secret = initiating ? SECRET_A : "secret-of-b",
       .mem = &counted,
+      .max_reply_backlog = max_reply_backlog,
   };
   mem_peak = mem_now;
   int rc = xs2s_session_new(&v->s, &cfg, &victim_cb, v, v->now);
   CHECK_INT(rc, 0);
   if (rc)
     abort();
+}
+
+static void victim_open(victim *v, xs2s_session_role role,
+                        xs2s_security_mode mode, xs2s_tls_creds *creds) {
+  victim_open_with(v, role, mode, creds, 0);
 }
 
 static void victim_close(victim *v) {
@@ -586,6 +601,94 @@ static void test_dialback_flood_pending(void) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* A peer that asks and never reads the answers                           */
+/* ---------------------------------------------------------------------- */
+
+/* The peer writes @n db:verify requests (answered at once, with the
+ * secret); with @reads it also reads what it is sent. Returns how many
+ * requests went in before the session refused input. */
+static int verify_requests(victim *v, int n, int reads) {
+  for (int i = 0; i < n; i++) {
+    char req[256];
+    int len = snprintf(req, sizeof(req),
+                       "<db:verify from='x%d.test' to='b.test' id='i%d'>"
+                       "0123456789abcdef</db:verify>",
+                       i, i);
+    ssize_t rc = xs2s_session_recv(v->s, (const uint8_t *)req, (size_t)len,
+                                   v->now);
+    if (reads)
+      collect(v);
+    if (rc < 0)
+      return i;
+  }
+  return n;
+}
+
+static void test_reply_backlog(void) {
+  /* 20,000 requests (3 MB of answers) read as they come: all answered. */
+  victim v;
+  victim_open(&v, XS2S_SESSION_RECEIVING, XS2S_SECURITY_OFF, NULL);
+  peer(&v, header_a);
+  CHECK_INT(verify_requests(&v, 20000, 1), 20000);
+  CHECK_INT(count(sent(&v), "type='invalid'"), 20000);
+  CHECK_INT(xs2s_session_get_state(v.s), XS2S_SESSION_OPEN);
+  victim_close(&v);
+
+  /* The same unread: the answers stop at the backlog limit. */
+  victim_open(&v, XS2S_SESSION_RECEIVING, XS2S_SECURITY_OFF, NULL);
+  peer(&v, header_a);
+  int taken = verify_requests(&v, 20000, 0);
+  CHECK(taken < 20000);
+  const uint8_t *out;
+  size_t pending = xs2s_session_output(v.s, &out);
+  CHECK(pending > XS2S_SESSION_DEFAULT_REPLY_BACKLOG);
+  CHECK(pending < XS2S_SESSION_DEFAULT_REPLY_BACKLOG + 4096);
+  /* More input changes nothing: it is not answered. */
+  verify_requests(&v, 1000, 0);
+  CHECK_INT(xs2s_session_output(v.s, &out), pending);
+  collect(&v);
+  CHECK(sent_error(&v, XS2S_STREAM_ERR_POLICY_VIOLATION));
+  finish(&v);
+  CHECK_INT(v.close.error, XS2S_ERR_LIMIT);
+  CHECK(mem_peak < 2 * XS2S_SESSION_DEFAULT_REPLY_BACKLOG + MEMORY_BOUND);
+  victim_close(&v);
+
+  /* A smaller limit from the configuration; output the peer read does
+   * not count, whatever came before. */
+  victim_open_with(&v, XS2S_SESSION_RECEIVING, XS2S_SECURITY_OFF, NULL,
+                   4096);
+  peer(&v, header_a);
+  CHECK_INT(verify_requests(&v, 1000, 1), 1000);
+  taken = verify_requests(&v, 1000, 0);
+  pending = xs2s_session_output(v.s, &out);
+  CHECK(taken > 0 && taken < 1000);
+  CHECK(pending > 4096 && pending < 4096 + 512);
+  victim_close(&v);
+}
+
+/* Stanzas an engine sends from a callback are not answers: a limit far
+ * below them does not fire. */
+static void test_reply_backlog_ignores_sent_stanzas(void) {
+  victim v;
+  victim_open_with(&v, XS2S_SESSION_INITIATING, XS2S_SECURITY_OFF, NULL,
+                   4096);
+  v.send_on_auth = 100; /* 100 KiB */
+  peer(&v, HEADER " from='b.test' id='peer-id'><stream:features><dialback "
+               "xmlns='urn:xmpp:features:dialback'><errors/></dialback>"
+               "</stream:features>");
+  static const char valid[] =
+      "<db:result from='b.test' to='a.test' type='valid'/>";
+  CHECK_INT(xs2s_session_recv(v.s, (const uint8_t *)valid, strlen(valid),
+                              v.now),
+            strlen(valid));
+  CHECK_INT(v.auths, 1);
+  const uint8_t *out;
+  CHECK(xs2s_session_output(v.s, &out) > 100 * 1024);
+  CHECK_INT(xs2s_session_get_state(v.s), XS2S_SESSION_OPEN);
+  victim_close(&v);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Answers nobody asked for                                               */
 /* ---------------------------------------------------------------------- */
 
@@ -651,5 +754,7 @@ int main(int argc, char **argv) {
   RUN(test_dialback_flood);
   RUN(test_dialback_flood_pending);
   RUN(test_unsolicited_answers);
+  RUN(test_reply_backlog);
+  RUN(test_reply_backlog_ignores_sent_stanzas);
   return check_finish();
 }
