@@ -10,7 +10,9 @@
  *   - a peer authenticated as a.test sending from b.test (our own domain);
  *   - a TLS-required stream where the peer skips STARTTLS;
  *   - floods of <db:result/> with random keys;
- *   - dialback answers for requests never made.
+ *   - dialback answers for requests never made;
+ *   - a peer that asks without reading the answers;
+ *   - bytes trickled slowly to hold a stream open.
  *
  * Usage: test_session_adversarial CERTDIR (made by data/make-certs.sh).
  */
@@ -689,6 +691,60 @@ static void test_reply_backlog_ignores_sent_stanzas(void) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* Slow peers                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* Runs the session's timers up to @now, collecting what they write. */
+static void advance_to(victim *v, uint64_t now) {
+  while (xs2s_session_next_deadline(v->s) <= now &&
+         xs2s_session_get_state(v->s) != XS2S_SESSION_CLOSED) {
+    v->now = xs2s_session_next_deadline(v->s);
+    xs2s_session_on_timer(v->s, v->now);
+    collect(v);
+  }
+  v->now = now;
+}
+
+/* One byte at a time, slowly: arriving bytes do not move the deadlines. */
+static void test_trickle(void) {
+  /* A header trickled one byte a second: the handshake timeout ends it. */
+  victim v;
+  victim_open(&v, XS2S_SESSION_RECEIVING, XS2S_SECURITY_OFF, NULL);
+  uint64_t start = v.now;
+  for (size_t i = 0; header_a[i] && xs2s_session_want_read(v.s); i++) {
+    advance_to(&v, v.now + 1000);
+    if (xs2s_session_get_state(v.s) != XS2S_SESSION_WAIT_HEADER)
+      break;
+    peer_bytes(&v, header_a + i, 1);
+  }
+  CHECK(sent_error(&v, XS2S_STREAM_ERR_CONNECTION_TIMEOUT));
+  CHECK(v.now - start <= XS2S_SESSION_DEFAULT_HANDSHAKE_MS + 1000);
+  finish(&v);
+  CHECK_INT(v.close.error, XS2S_ERR_TIMEOUT);
+  victim_close(&v);
+
+  /* Authenticated, then a stanza trickled one byte every 30 s: the idle
+   * timeout counts from the last complete stanza and ends it. */
+  authenticated_as_a(&v);
+  start = v.now;
+  static const char slow[] =
+      "<message from='a.test' to='b.test'><body>0123456789012345678901234"
+      "567890123456789</body></message>";
+  for (size_t i = 0; slow[i] && xs2s_session_want_read(v.s); i++) {
+    advance_to(&v, v.now + 30000);
+    if (xs2s_session_get_state(v.s) != XS2S_SESSION_OPEN)
+      break;
+    peer_bytes(&v, slow + i, 1);
+  }
+  CHECK(xs2s_session_get_state(v.s) != XS2S_SESSION_OPEN);
+  finish(&v);
+  CHECK_INT(v.close.error, XS2S_ERR_TIMEOUT);
+  CHECK_INT(v.stanzas, 0);
+  CHECK(v.now - start <= XS2S_SESSION_DEFAULT_IDLE_MS + 30000);
+  victim_close(&v);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Answers nobody asked for                                               */
 /* ---------------------------------------------------------------------- */
 
@@ -756,5 +812,6 @@ int main(int argc, char **argv) {
   RUN(test_unsolicited_answers);
   RUN(test_reply_backlog);
   RUN(test_reply_backlog_ignores_sent_stanzas);
+  RUN(test_trickle);
   return check_finish();
 }
