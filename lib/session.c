@@ -213,6 +213,11 @@ int xs2s__session_flush(xs2s_session *s) {
   return rc;
 }
 
+/* Output not yet consumed, held back by a TLS handshake or not. */
+static size_t pending_output(const xs2s_session *s) {
+  return s->plain.len + s->out.len;
+}
+
 size_t xs2s_session_output(xs2s_session *s, const uint8_t **data) {
   *data = (const uint8_t *)xs2s__buf_bytes(&s->out);
   return s->out.len;
@@ -222,6 +227,9 @@ void xs2s_session_consume(xs2s_session *s, size_t n) {
   xs2s__buf_consume(&s->out, n);
   if (s->out.len == 0)
     s->write_signalled = 0;
+  /* Whatever was consumed, what remains bounds the answers still unread. */
+  if (s->reply_backlog > pending_output(s))
+    s->reply_backlog = pending_output(s);
 }
 
 int xs2s_session_want_write(const xs2s_session *s) {
@@ -792,12 +800,29 @@ int xs2s__session_parse(xs2s_session *s, const char *data, size_t len) {
   return 0;
 }
 
+/* Counts what the input just processed made us write (stanzas sent from
+ * callbacks excepted); a peer that keeps asking without reading the
+ * answers gets policy-violation instead of our memory. */
+static void count_replies(xs2s_session *s, size_t before) {
+  size_t after = pending_output(s);
+  if (after > before + s->sent_in_recv)
+    s->reply_backlog += after - before - s->sent_in_recv;
+  if (s->reply_backlog <= s->max_reply_backlog ||
+      s->state == XS2S_SESSION_CLOSING || s->state == XS2S_SESSION_CLOSED)
+    return;
+  xs2s__session_fail(s, XS2S_ERR_LIMIT, XS2S_STREAM_ERR_POLICY_VIOLATION,
+                     "the peer does not read the answers to its requests");
+  xs2s__session_flush(s);
+}
+
 ssize_t xs2s_session_recv(xs2s_session *s, const uint8_t *data, size_t len,
                           uint64_t now_ms) {
   s->now = now_ms;
   if (s->state == XS2S_SESSION_CLOSED)
     return XS2S_ERR_STREAM_CLOSED;
   int had_reason = s->close_origin != 0;
+  size_t before = pending_output(s);
+  s->sent_in_recv = 0;
   int rc;
   if (s->tls_state == XS2S__TLS_HANDSHAKING ||
       s->tls_state == XS2S__TLS_ACTIVE)
@@ -807,6 +832,8 @@ ssize_t xs2s_session_recv(xs2s_session *s, const uint8_t *data, size_t len,
   int frc = xs2s__session_flush(s);
   if (frc < 0)
     xs2s__session_abort(s, frc, "cannot produce output", XS2S_CLOSED_LOCALLY);
+  else
+    count_replies(s, before);
   if (rc < 0)
     return rc;
   if (frc < 0)
@@ -838,6 +865,7 @@ int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza) {
                            NULL) != XS2S_DIALBACK_VALID)
     return XS2S_ERR_NOT_AUTHENTICATED;
   size_t before = s->plain.len;
+  size_t pending_before = pending_output(s);
   int rc = xs2s__session_write_stanza(s, stanza);
   if (rc < 0)
     return rc;
@@ -853,8 +881,13 @@ int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza) {
   xs2s__session_activity(s);
   if (s->hold && s->tls_state == XS2S__TLS_ACTIVE &&
       s->plain.len < XS2S__HOLD_BYTES)
-    return 0; /* encrypted with the next ones (session_hold.h) */
-  return xs2s__session_flush(s);
+    rc = 0; /* encrypted with the next ones (session_hold.h) */
+  else
+    rc = xs2s__session_flush(s);
+  /* Ours, not an answer to the peer (when sent from a callback). */
+  if (pending_output(s) > pending_before)
+    s->sent_in_recv += pending_output(s) - pending_before;
+  return rc;
 }
 
 void xs2s__session_hold(xs2s_session *s, int on) {
@@ -1003,6 +1036,8 @@ static int copy_config(xs2s_session *s, const xs2s_session_config *c) {
   s->max_stanza_bytes = c->limits.max_stanza_bytes
                             ? c->limits.max_stanza_bytes
                             : XS2S_DEFAULT_MAX_STANZA_BYTES;
+  s->max_reply_backlog = c->max_reply_backlog ? c->max_reply_backlog
+                                              : XS2S_SESSION_DEFAULT_REPLY_BACKLOG;
 
   s->local_domains = xs2s__calloc(&s->mem, c->local_domain_count,
                                   sizeof(char *));

@@ -123,6 +123,12 @@ struct xs2s_session {
   xs2s__buf out;
   int write_signalled;     /* want_write called since output was empty */
   int hold;                /* stanzas wait in @plain (session_hold.h) */
+  /* Output written in answer to the peer's input and not yet consumed (an
+   * upper bound), its limit, and what xs2s_session_send() added during
+   * the current xs2s_session_recv() (not an answer). */
+  size_t reply_backlog;
+  size_t max_reply_backlog;
+  size_t sent_in_recv;
 
   /* Time. */
   uint64_t now;

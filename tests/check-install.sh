@@ -21,6 +21,8 @@ for h in xs2s.h common.h condition.h version.h; do
     echo "header xs2s/$h was not installed" >&2; exit 1; }
 done
 
-cc -Wall -Werror -o "$root/smoke" "$source" $(pkg-config --cflags --libs xs2s)
+# CC and SMOKE_CFLAGS: the compiler and sanitizer flags of a sanitized build.
+${CC:-cc} -Wall -Werror ${SMOKE_CFLAGS:-} -o "$root/smoke" "$source" \
+  $(pkg-config --cflags --libs xs2s)
 libdir=$(dirname "$(dirname "$pc")")
 LD_LIBRARY_PATH="$libdir" "$root/smoke"

@@ -281,6 +281,9 @@ static void test_depth(void) {
     unsigned eff = limit ? limit : XS2S_DEFAULT_MAX_DEPTH;
     xs2s_parser_limits lim = {0, limit, 0};
     char *buf = malloc(strlen(HEADER) + 8 * (eff + 1) + 1);
+    CHECK(buf != NULL);
+    if (!buf)
+      return;
     for (unsigned extra = 0; extra < 2; extra++) {
       size_t n = (size_t)sprintf(buf, "%s", HEADER);
       for (unsigned i = 0; i < eff + extra; i++)

@@ -221,6 +221,8 @@ typedef struct xs2s_session_callbacks {
 #define XS2S_SESSION_DEFAULT_IDLE_MS 600000u
 /** Default for xs2s_session_config.keepalive_ms: 60 s. */
 #define XS2S_SESSION_DEFAULT_KEEPALIVE_MS 60000u
+/** Default for xs2s_session_config.max_reply_backlog: 1 MiB. */
+#define XS2S_SESSION_DEFAULT_REPLY_BACKLOG (1024u * 1024u)
 
 /**
  * struct xs2s_session_config - how one stream behaves.
@@ -306,6 +308,14 @@ typedef struct xs2s_session_config {
    * offered (after TLS, before authentication). Once on, stanzas flow both
    * ways: see xs2s_session_send() and xs2s_session_is_bidi(). */
   int bidi;
+  /** Bytes the session may have written in answer to the peer's own
+   * input (dialback answers, negotiation replies, stream errors) that are
+   * still waiting in the output, not consumed because the peer does not
+   * read. Beyond it the stream fails with policy-violation
+   * (XS2S_ERR_LIMIT): a peer cannot make us hold its replies forever.
+   * Stanzas given to xs2s_session_send() do not count. Zero takes
+   * XS2S_SESSION_DEFAULT_REPLY_BACKLOG. */
+  size_t max_reply_backlog;
 } xs2s_session_config;
 
 /**
@@ -348,7 +358,8 @@ XS2S_EXTERN void xs2s_session_free(xs2s_session *s);
  * the same buffer is dropped, never parsed), or a negative error code when
  * the stream failed (it is then CLOSED or CLOSING and the closed callback
  * has said why or will), or XS2S_ERR_STREAM_CLOSED when the session no
- * longer reads.
+ * longer reads. The output this input produced counts against
+ * max_reply_backlog until it is consumed.
  */
 XS2S_EXTERN ssize_t xs2s_session_recv(xs2s_session *s, const uint8_t *data,
                                       size_t len, uint64_t now_ms);

@@ -1,8 +1,11 @@
 /*
  * fuzz_session.c: libFuzzer target for the session fed arbitrary bytes.
  *
- * The first byte picks the role (even: receiving, odd: initiating); the
- * rest is what the peer sends, in chunks whose sizes come from a generator
+ * Bit 0 of the first byte picks the role (0: receiving, 1: initiating).
+ * With bit 1 set the driver first plays a valid stream header (and, for an
+ * initiating session, features offering dialback), so that the input is
+ * what follows a valid header whatever the mutations do to it. The rest
+ * is what the peer sends, in chunks whose sizes come from a generator
  * seeded with a hash of the input. The fake engine answers every dialback
  * verification request at once (valid or not, from the generator), takes
  * all output after each call and moves the clock on, so that keys,
@@ -66,6 +69,17 @@ static void on_closed(xs2s_session *s, const xs2s_session_close_info *info,
   st->closed++;
 }
 
+#define HEADER                                                                 \
+  "<stream:stream xmlns='jabber:server' "                                      \
+  "xmlns:stream='http://etherx.jabber.org/streams' "                           \
+  "xmlns:db='jabber:server:dialback' version='1.0'"
+static const char header_receiving[] =
+    HEADER " from='a.example' to='b.example'>";
+static const char header_initiating[] =
+    HEADER " from='a.example' id='fuzz-stream'><stream:features><dialback "
+    "xmlns='urn:xmpp:features:dialback'><errors/></dialback>"
+    "</stream:features>";
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0)
     return 0;
@@ -90,6 +104,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint64_t now = 0;
   xs2s_session *s = NULL;
   FUZZ_ASSERT(xs2s_session_new(&s, &cfg, &cb, &st, now) == 0);
+  if (data[0] & 2) {
+    const char *h = cfg.role == XS2S_SESSION_RECEIVING ? header_receiving
+                                                       : header_initiating;
+    size_t n = strlen(h);
+    FUZZ_ASSERT(xs2s_session_recv(s, (const uint8_t *)h, n, now) ==
+                (ssize_t)n);
+    FUZZ_ASSERT(xs2s_session_get_state(s) == XS2S_SESSION_OPEN);
+  }
   const uint8_t *p = data + 1;
   size_t left = size - 1;
   while (left > 0 && xs2s_session_want_read(s)) {
