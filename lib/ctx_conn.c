@@ -148,9 +148,10 @@ static void on_verify_answer(xs2s_session *s, const xs2s_dialback_answer *a,
 
 static void on_closed(xs2s_session *s, const xs2s_session_close_info *info,
                       void *ud) {
-  (void)s;
   xs2s__conn *c = ud;
   c->closed_seen = 1;
+  /* A stream ends at the first stanza it refuses: count it. */
+  c->ctx->counters.stanzas_rejected += xs2s_session_stanzas_refused(s);
   c->close = *info;
   c->close_text[0] = '\0';
   if (info->text) {

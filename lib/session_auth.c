@@ -237,7 +237,8 @@ const char *xs2s__jid_domain(const char *jid, char *buf, size_t size) {
   return buf;
 }
 
-int xs2s__authorize(xs2s_session *s, const xs2s_stanza *st) {
+/* Checks one inbound stanza; a refusal ends the stream (below). */
+static int authorize(xs2s_session *s, const xs2s_stanza *st) {
   char from[XS2S_DIALBACK_DOMAIN_MAX + 1], to[XS2S_DIALBACK_DOMAIN_MAX + 1];
   if (xs2s__dialback_count(&s->db, XS2S_DIALBACK_VALID) == 0)
     return xs2s__session_fail(s, XS2S_ERR_POLICY,
@@ -264,4 +265,15 @@ int xs2s__authorize(xs2s_session *s, const xs2s_stanza *st) {
                               XS2S_STREAM_ERR_INVALID_FROM,
                               "'from' is not authenticated for 'to'");
   return 0;
+}
+
+int xs2s__authorize(xs2s_session *s, const xs2s_stanza *st) {
+  int rc = authorize(s, st);
+  if (rc < 0)
+    s->stanzas_refused++; /* the engine's stanzas_rejected counter */
+  return rc;
+}
+
+uint64_t xs2s_session_stanzas_refused(const xs2s_session *s) {
+  return s->stanzas_refused;
 }

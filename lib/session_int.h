@@ -128,6 +128,7 @@ struct xs2s_session {
    * the current xs2s_session_recv() (not an answer). */
   size_t reply_backlog;
   size_t max_reply_backlog;
+  uint64_t stanzas_refused; /* inbound stanzas xs2s__authorize() refused */
   size_t sent_in_recv;
 
   /* Time. */

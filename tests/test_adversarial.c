@@ -437,6 +437,9 @@ static void test_spoofed_from(void) {
   xs2s_ctx_counters(a.ctx, &c1);
   CHECK_INT(c1.stanzas_in, c0.stanzas_in);
   settle();
+  xs2s_counters c2;
+  xs2s_ctx_counters(a.ctx, &c2);
+  CHECK_INT(c2.stanzas_rejected, c0.stanzas_rejected + 1);
 }
 
 static void test_skip_starttls(void) {

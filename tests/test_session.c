@@ -284,6 +284,7 @@ static void spoof_after_auth(const char *stanza, xs2s_stream_condition want) {
   CHECK(h_inject(&l->b, stanza) < 0);
   h_run(&w);
   CHECK_INT(l->b.n_stanzas, 0);
+  CHECK_INT(xs2s_session_stanzas_refused(l->b.s), 1);
   CHECK_INT(l->b.close.condition, want);
   CHECK_INT(l->b.close.origin, XS2S_CLOSED_LOCALLY);
   /* The initiating side learns it from the stream error. */

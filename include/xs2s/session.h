@@ -542,6 +542,16 @@ XS2S_EXTERN const char *xs2s_session_state_name(xs2s_session_state state);
 XS2S_EXTERN xs2s_session_role xs2s_session_get_role(const xs2s_session *s);
 
 /**
+ * xs2s_session_stanzas_refused - inbound stanzas refused by authorisation.
+ *
+ * Counts the stanzas whose 'from' was not authenticated on this stream or
+ * whose 'to' is not local (each ends the stream with invalid-from,
+ * host-unknown, not-authorized or improper-addressing); none of them was
+ * handed to the stanza callback.
+ */
+XS2S_EXTERN uint64_t xs2s_session_stanzas_refused(const xs2s_session *s);
+
+/**
  * xs2s_session_stream_id - id of the current stream, or NULL before it has
  * one. Valid until the next stream restart or the session is freed.
  *
