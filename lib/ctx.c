@@ -54,9 +54,19 @@ void xs2s__ctx_peer(xs2s_ctx *ctx, xs2s__conn *c, const xs2s__pair *p,
 
 /* -- Deferred callbacks --------------------------------------------------- */
 
+/* The tag of the error replies the engine writes itself: they travel like
+ * any stanza, but one that cannot be delivered is logged rather than handed
+ * to the application, which never sent it. */
+static char engine_reply_tag;
+
 void xs2s__ctx_bounce_now(xs2s_ctx *ctx, const xs2s_stanza *s, void *tag,
                           xs2s_stanza_condition cond, const char *text) {
   ctx->counters.stanzas_bounced++;
+  if (tag == &engine_reply_tag) {
+    xs2s__ctx_log(ctx, XS2S_LOG_INFO, "error reply to %s not delivered: %s",
+                  xs2s_stanza_attr(s, "to"), xs2s_stanza_condition_name(cond));
+    return;
+  }
   if (ctx->cb.bounce)
     ctx->cb.bounce(ctx, s, cond, text, tag, ctx->ud);
 }
@@ -418,8 +428,7 @@ static int is_stanza_name(const char *n) {
 }
 
 /* Accepts @s for delivery. @owned: @s may be kept (it was made here). */
-static int submit(xs2s_ctx *ctx, const xs2s_stanza *s, void *tag,
-                  int is_reply) {
+static int submit(xs2s_ctx *ctx, const xs2s_stanza *s, void *tag) {
   if (ctx->shutting_down || ctx->freeing)
     return XS2S_ERR_BAD_STATE;
   if (!s || xs2s_stanza_type(s) != XS2S_NODE_ELEMENT ||
@@ -457,7 +466,6 @@ static int submit(xs2s_ctx *ctx, const xs2s_stanza *s, void *tag,
     xs2s__remote *r = xs2s__remote_get(ctx, to, (size_t)tl, 1);
     rc = r ? xs2s__remote_submit(r, s, ctx->locals[li], tag) : XS2S_ERR_NOMEM;
   }
-  (void)is_reply;
   xs2s_stanza_free(copy);
   return rc;
 }
@@ -466,7 +474,7 @@ int xs2s_ctx_send(xs2s_ctx *ctx, const xs2s_stanza *stanza, void *tag) {
   if (!ctx)
     return XS2S_ERR_INVALID_ARGUMENT;
   xs2s__loop_now(&ctx->loop);
-  int rc = submit(ctx, stanza, tag, 0);
+  int rc = submit(ctx, stanza, tag);
   return rc;
 }
 
@@ -482,26 +490,18 @@ int xs2s_ctx_send_raw(xs2s_ctx *ctx, const char *from, const char *to,
   if (rc == 0)
     rc = xs2s_stanza_set_attr(s, "to", to);
   if (rc == 0)
-    rc = submit(ctx, s, tag, 0);
+    rc = submit(ctx, s, tag);
   xs2s_stanza_free(s);
   return rc;
 }
 
 void xs2s__ctx_send_reply(xs2s_ctx *ctx, xs2s_stanza *reply) {
-  /* A reply that cannot be sent is dropped, never bounced again. */
-  char from[XS2S__DOMAIN_MAX + 1], to[XS2S__DOMAIN_MAX + 1];
-  int tl = jid_domain(xs2s_stanza_attr(reply, "to"), to);
-  int li = jid_domain(xs2s_stanza_attr(reply, "from"), from) < 0
-               ? -1
-               : xs2s__ctx_local_index(ctx, from);
-  xs2s__remote *r = tl < 0 || li < 0 || ctx->shutting_down
-                        ? NULL
-                        : xs2s__remote_get(ctx, to, (size_t)tl, 1);
-  if (!r || !r->out || !xs2s__conn_pair_ready(r->out, ctx->locals[li], to) ||
-      xs2s__conn_send(r->out, reply) < 0)
-    xs2s__ctx_log(ctx, XS2S_LOG_INFO,
-                  "error reply to %s dropped: no authenticated stream",
-                  tl < 0 ? "?" : to);
+  /* Queued like any stanza when its stream is not up yet, so a reply that
+   * races the stream's authentication still goes out. */
+  int rc = submit(ctx, reply, &engine_reply_tag);
+  if (rc < 0)
+    xs2s__ctx_log(ctx, XS2S_LOG_INFO, "error reply to %s dropped: %s",
+                  xs2s_stanza_attr(reply, "to"), xs2s_strerror(rc));
   xs2s_stanza_free(reply);
 }
 

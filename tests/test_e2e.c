@@ -46,6 +46,8 @@ typedef struct node {
   xs2s_auth_method last_auth;
   int last_tls;
   int echo; /* answer messages by echoing */
+  xs2s_stanza_condition refuse; /* answer stanzas with this error */
+  int errors;                   /* stanzas of type 'error' received */
   int policy_closes; /* streams seen closing with policy-violation */
 } node;
 
@@ -89,6 +91,11 @@ static int on_stanza(xs2s_ctx *ctx, const xs2s_stanza *s, const char *remote,
   const char *t = body ? xs2s_stanza_text(body) : "";
   if (n->ngot < 64)
     snprintf(n->got[n->ngot++], 128, "%s", t ? t : "");
+  const char *type = xs2s_stanza_attr(s, "type");
+  if (type && strcmp(type, "error") == 0)
+    n->errors++;
+  if (n->refuse)
+    return n->refuse; /* the engine writes the error reply */
   if (n->echo && body) {
     xs2s_stanza *r = xs2s_stanza_new("message", "jabber:server");
     xs2s_stanza_set_attr(r, "from", xs2s_stanza_attr(s, "to"));
@@ -918,6 +925,30 @@ static void test_many_local_domains(void) {
   node_stop(&b);
 }
 
+/* A stanza the application refuses gets an error reply from the engine,
+ * even though no stream leads back to the sender yet: the reply waits for
+ * that stream like any stanza instead of being dropped. */
+static void test_error_reply(void) {
+  node a, b;
+  opts oa = base("a.test", "127.0.0.31:5269");
+  opts ob = base("b.test", "127.0.0.32:5269");
+  if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
+    CHECK(!"engines start");
+    return;
+  }
+  b.refuse = XS2S_STANZA_ERR_SERVICE_UNAVAILABLE;
+  node *ns[2] = {&a, &b};
+  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "refused"), 0);
+  want w = {&a, 1, 0};
+  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK_INT(b.ngot, 1);
+  CHECK_INT(a.errors, 1);
+  CHECK_INT(a.bounces + b.bounces, 0);
+  check_books(&a);
+  node_stop(&a);
+  node_stop(&b);
+}
+
 /* -- Reconfiguring a running engine --------------------------------------- */
 
 typedef struct out_conn {
@@ -1218,6 +1249,7 @@ int main(int argc, char **argv) {
   RUN(test_bidi);
   RUN(test_several_local_domains);
   RUN(test_many_local_domains);
+  RUN(test_error_reply);
   RUN(test_reconfigure_keeps_stream);
   RUN(test_reconfigure_denies_peer);
   RUN(test_reconfigure_allow_list);
