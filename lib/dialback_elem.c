@@ -5,57 +5,24 @@
 #include <string.h>
 
 #include "dialback.h"
+#include "domain.h"
 #include "utf8.h"
 
 static int xml_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* One label of a domain name: 1..63 bytes of letters, digits, '-', '_' or
- * non-ASCII (internationalised labels arrive as UTF-8). */
-static int label_ok(const char *s, size_t n) {
-  if (n == 0 || n > 63)
-    return 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '-' || c == '_'))
-      return 0;
-  }
-  return 1;
-}
-
-/* An IPv6 literal in brackets, as RFC 7622 allows for a domainpart. */
-static int ip_literal_ok(const char *s, size_t n) {
-  if (n < 4 || s[n - 1] != ']')
-    return 0;
-  for (size_t i = 1; i + 1 < n; i++) {
-    char c = s[i];
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-          (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
-      return 0;
-  }
-  return 1;
-}
-
+/* A domain is acceptable exactly when it has a canonical form: pairs are
+ * matched by that form (domain.c), so a name without one could be stored
+ * but never found again. */
 int xs2s__dialback_domain_ok(const char *domain) {
   if (!domain)
     return 0;
   size_t n = strnlen(domain, XS2S_DIALBACK_DOMAIN_MAX + 1);
   if (n == 0 || n > XS2S_DIALBACK_DOMAIN_MAX || !xs2s__utf8_valid(domain, n))
     return 0;
-  if (domain[0] == '[')
-    return ip_literal_ok(domain, n);
-  const char *label = domain;
-  for (;;) {
-    const char *dot = memchr(label, '.', n - (size_t)(label - domain));
-    size_t len = dot ? (size_t)(dot - label) : n - (size_t)(label - domain);
-    if (!label_ok(label, len))
-      return 0;
-    if (!dot)
-      return 1;
-    label = dot + 1;
-  }
+  char canonical[XS2S__DOMAIN_MAX + 1];
+  return xs2s__domain_normalize(domain, n, canonical) >= 0;
 }
 
 int xs2s__dialback_id_ok(const char *id) {
