@@ -16,7 +16,7 @@
 # (cov and ft are libFuzzer's edge and feature counts).
 set -eu
 cd "$(dirname "$0")/.."
-targets="parser stanza_parse session dialback starttls srv"
+targets="parser stanza_parse session dialback starttls srv gateway_config"
 target=${1:?usage: scripts/fuzz.sh TARGET|all|list SECONDS}
 seconds=${2:-60}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
