@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "dialback.h"
 #include "bounce.h"
 #include "ctx_int.h"
 #include "domain.h"
@@ -127,12 +128,8 @@ static void on_verify_request(xs2s_session *s,
   xs2s__remote *r = n < 0 ? NULL : xs2s__remote_get(ctx, dom, (size_t)n, 1);
   if (!r) {
     xs2s_dialback_answer a;
-    memset(&a, 0, sizeof(a));
-    memcpy(a.originating, req->originating, sizeof(a.originating));
-    memcpy(a.receiving, req->receiving, sizeof(a.receiving));
-    memcpy(a.stream_id, req->stream_id, sizeof(a.stream_id));
-    a.result = XS2S_DIALBACK_ERROR;
-    a.condition = XS2S_STANZA_ERR_INTERNAL_SERVER_ERROR;
+    xs2s__dialback_answer_error(req, XS2S_STANZA_ERR_INTERNAL_SERVER_ERROR,
+                                &a);
     xs2s_session_dialback_answer(c->session, &a);
     return;
   }

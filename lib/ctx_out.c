@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "dialback.h"
 #include "ctx_int.h"
 
 static void start(xs2s__remote *r);
@@ -46,12 +47,7 @@ static void bounce_queue(xs2s__remote *r, const char *local,
 static void answer_error(xs2s_ctx *ctx, const xs2s_dialback_request *req,
                          xs2s_stanza_condition cond) {
   xs2s_dialback_answer a;
-  memset(&a, 0, sizeof(a));
-  memcpy(a.originating, req->originating, sizeof(a.originating));
-  memcpy(a.receiving, req->receiving, sizeof(a.receiving));
-  memcpy(a.stream_id, req->stream_id, sizeof(a.stream_id));
-  a.result = XS2S_DIALBACK_ERROR;
-  a.condition = cond;
+  xs2s__dialback_answer_error(req, cond, &a);
   xs2s__ctx_verify_answer(ctx, &a);
 }
 
