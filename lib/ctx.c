@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "stanza_internal.h"
 #include "bounce.h"
 #include "ctx_int.h"
 #include "domain.h"
@@ -383,45 +384,6 @@ static int jid_domain(const char *jid, char out[XS2S__DOMAIN_MAX + 1]) {
   return xs2s__domain_normalize(d, end - (size_t)(d - jid), out);
 }
 
-/* A copy of @s with every element in jabber:client or no namespace moved
- * to jabber:server (the namespace of S2S streams). */
-static xs2s_stanza *to_server_ns(const xs2s_stanza *s, xs2s_stanza *parent,
-                                 const xs2s_mem *mem) {
-  const char *ns = xs2s_stanza_ns(s);
-  if (!ns[0] || strcmp(ns, NS_CLIENT) == 0)
-    ns = NS_SERVER;
-  xs2s_stanza *e = parent ? xs2s_stanza_add_child(parent, xs2s_stanza_name(s),
-                                                  ns)
-                          : xs2s_stanza_new_mem(mem, xs2s_stanza_name(s), ns);
-  if (!e)
-    return NULL;
-  for (size_t i = 0, n = xs2s_stanza_attr_count(s); i < n; i++) {
-    const char *an, *ans, *av;
-    xs2s_stanza_attr_at(s, i, &an, &ans, &av);
-    if (xs2s_stanza_set_attr_ns(e, an, ans, av) < 0)
-      goto fail;
-  }
-  for (const xs2s_stanza *ch = xs2s_stanza_first_child(s); ch;
-       ch = xs2s_stanza_next(ch)) {
-    if (xs2s_stanza_type(ch) != XS2S_NODE_ELEMENT) {
-      const char *t = xs2s_stanza_text(ch);
-      if (xs2s_stanza_add_text(e, t, strlen(t)) < 0)
-        goto fail;
-    } else if (strcmp(xs2s_stanza_ns(ch), NS_CLIENT) == 0 ||
-               !xs2s_stanza_ns(ch)[0]) {
-      if (!to_server_ns(ch, e, mem))
-        goto fail;
-    } else if (!xs2s_stanza_add_copy(e, ch)) {
-      goto fail;
-    }
-  }
-  return e;
-fail:
-  if (!parent)
-    xs2s_stanza_free(e);
-  return NULL;
-}
-
 static int is_stanza_name(const char *n) {
   return n && (!strcmp(n, "message") || !strcmp(n, "presence") ||
                !strcmp(n, "iq"));
@@ -444,7 +406,7 @@ static int submit(xs2s_ctx *ctx, const xs2s_stanza *s, void *tag) {
   xs2s_stanza *copy = NULL;
   const char *ns = xs2s_stanza_ns(s);
   if (strcmp(ns, NS_SERVER) != 0) {
-    copy = to_server_ns(s, NULL, &ctx->mem);
+    copy = xs2s__stanza_copy_ns_mem(&ctx->mem, s, NS_SERVER);
     if (!copy)
       return XS2S_ERR_NOMEM;
     s = copy;

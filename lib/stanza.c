@@ -382,6 +382,56 @@ xs2s_stanza *xs2s_stanza_copy(const xs2s_stanza *s) {
   return xs2s__stanza_copy_mem(&s->tree->mem, s);
 }
 
+static int is_content_ns(const char *ns) {
+  return !ns[0] || strcmp(ns, XS2S_NS_SERVER) == 0 ||
+         strcmp(ns, XS2S_NS_CLIENT) == 0 ||
+         strcmp(ns, XS2S_NS_COMPONENT) == 0;
+}
+
+/* Copies element @s under @parent, or as a new root using @mem when
+ * @parent is NULL, moving content-namespace elements into @ns. */
+static xs2s_stanza *copy_into_ns(const xs2s_stanza *s, xs2s_stanza *parent,
+                                 const char *ns, const xs2s_mem *mem) {
+  if (!is_content_ns(s->ns))
+    return parent ? xs2s_stanza_add_copy(parent, s)
+                  : xs2s__stanza_copy_mem(mem, s);
+  xs2s_stanza *e = parent ? xs2s_stanza_add_child(parent, s->name, ns)
+                          : xs2s_stanza_new_mem(mem, s->name, ns);
+  if (!e)
+    return NULL;
+  for (size_t i = 0, n = xs2s_stanza_attr_count(s); i < n; i++) {
+    const char *an, *ans, *av;
+    xs2s_stanza_attr_at(s, i, &an, &ans, &av);
+    if (xs2s_stanza_set_attr_ns(e, an, ans, av) < 0)
+      goto fail;
+  }
+  for (const xs2s_stanza *ch = s->first_child; ch; ch = ch->next) {
+    if (ch->type == XS2S_NODE_TEXT) {
+      const char *t = xs2s_stanza_text(ch);
+      if (!t || xs2s_stanza_add_text(e, t, strlen(t)) < 0)
+        goto fail;
+    } else if (!copy_into_ns(ch, e, ns, mem)) {
+      goto fail;
+    }
+  }
+  return e;
+fail:
+  if (!parent)
+    xs2s_stanza_free(e);
+  return NULL;
+}
+
+xs2s_stanza *xs2s__stanza_copy_ns_mem(const xs2s_mem *mem,
+                                      const xs2s_stanza *s, const char *ns) {
+  if (!s || s->type != XS2S_NODE_ELEMENT || !ns)
+    return NULL;
+  return copy_into_ns(s, NULL, ns, mem);
+}
+
+xs2s_stanza *xs2s_stanza_copy_ns(const xs2s_stanza *s, const char *ns) {
+  return s ? xs2s__stanza_copy_ns_mem(&s->tree->mem, s, ns) : NULL;
+}
+
 /* ---- public API: lookup ---- */
 
 xs2s_node_type xs2s_stanza_type(const xs2s_stanza *s) {

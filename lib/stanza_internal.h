@@ -96,6 +96,10 @@ int xs2s__node_text(xs2s_stanza *parent, const char *text, size_t len);
 xs2s_stanza *xs2s__stanza_copy_into(xs2s__tree *t, xs2s_stanza *parent,
                                     const xs2s_stanza *src);
 
+/* xs2s_stanza_copy_ns() into a tree that uses allocator @mem. */
+xs2s_stanza *xs2s__stanza_copy_ns_mem(const xs2s_mem *mem,
+                                      const xs2s_stanza *s, const char *ns);
+
 /* xs2s_stanza_copy() into a tree that uses allocator @mem. */
 xs2s_stanza *xs2s__stanza_copy_mem(const xs2s_mem *mem,
                                    const xs2s_stanza *src);

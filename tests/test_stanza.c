@@ -634,7 +634,37 @@ static void test_parse_errors(void) {
   CHECK_INT(err, XS2S_ERR_INVALID_ARGUMENT);
 }
 
+/* Moving a stanza between stream kinds: content namespaces change,
+ * payload namespaces and text stay. */
+static void test_copy_ns(void) {
+  const char *xml =
+      "<message xmlns='jabber:component:accept' to='a@b.test' xml:lang='en'>"
+      "<body>hi &amp; bye</body>"
+      "<x xmlns='urn:example'><body>kept</body></x>"
+      "<thread xmlns='jabber:client'>t</thread></message>";
+  int err = 0;
+  xs2s_stanza *s = xs2s_stanza_parse(xml, strlen(xml), &err);
+  CHECK(s != NULL);
+  xs2s_stanza *c = xs2s_stanza_copy_ns(s, XS2S_NS_SERVER);
+  CHECK(c != NULL);
+  if (c) {
+    CHECK_STR(xs2s_stanza_ns(c), XS2S_NS_SERVER);
+    CHECK_STR(xs2s_stanza_attr(c, "to"), "a@b.test");
+    CHECK_STR(xs2s_stanza_attr_ns(c, "lang", XS2S_NS_XML), "en");
+    xs2s_stanza *body = xs2s_stanza_find_child(c, "body", XS2S_NS_SERVER);
+    CHECK(body && strcmp(xs2s_stanza_text(body), "hi & bye") == 0);
+    xs2s_stanza *x = xs2s_stanza_find_child(c, "x", "urn:example");
+    CHECK(x && xs2s_stanza_find_child(x, "body", "urn:example"));
+    CHECK(xs2s_stanza_find_child(c, "thread", XS2S_NS_SERVER) != NULL);
+    CHECK(xs2s_stanza_find_child(c, NULL, XS2S_NS_COMPONENT) == NULL);
+  }
+  CHECK(xs2s_stanza_copy_ns(NULL, XS2S_NS_SERVER) == NULL);
+  xs2s_stanza_free(c);
+  xs2s_stanza_free(s);
+}
+
 int main(void) {
+  RUN(test_copy_ns);
   RUN(test_build_and_lookup);
   RUN(test_text_around_children);
   RUN(test_invalid_arguments);

@@ -402,7 +402,7 @@ int gw_component_send(gw_component *c, const xs2s_stanza *stanza) {
     return XS2S_ERR_BAD_STATE;
   if (c->out_len - c->out_off > c->max_out)
     return XS2S_ERR_LIMIT;
-  xs2s_stanza *moved = gw_stanza_move_ns(stanza, XS2S_NS_COMPONENT);
+  xs2s_stanza *moved = xs2s_stanza_copy_ns(stanza, XS2S_NS_COMPONENT);
   if (!moved)
     return XS2S_ERR_NOMEM;
   int rc = out_stanza(c, moved);

@@ -164,7 +164,7 @@ void gw_router_from_component(gw_router *r, gw_component *from,
     }
     return;
   }
-  xs2s_stanza *fed = gw_stanza_move_ns(s, XS2S_NS_SERVER);
+  xs2s_stanza *fed = xs2s_stanza_copy_ns(s, XS2S_NS_SERVER);
   int rc = fed ? r->ops.federate(fed, r->ud) : XS2S_ERR_NOMEM;
   xs2s_stanza_free(fed);
   if (rc == 0) {

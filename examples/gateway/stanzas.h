@@ -8,13 +8,6 @@
 
 #include <xs2s/xs2s.h>
 
-/* A copy of @s in which every element in jabber:server, jabber:client,
- * jabber:component:accept or no namespace is in @ns instead: the three
- * stream kinds carry the same stanza vocabulary, each in its own
- * namespace. Other namespaces (payloads) are kept. NULL when out of
- * memory. */
-xs2s_stanza *gw_stanza_move_ns(const xs2s_stanza *s, const char *ns);
-
 /* The domain of a JID (localpart@domain/resource) in normal form (ASCII
  * lower case, no trailing dot) into @out. Returns 0, or -1 for an empty
  * part or a domain that does not fit in @size. Only the shape is checked:

@@ -98,6 +98,21 @@ XS2S_EXTERN void xs2s_stanza_free(xs2s_stanza *root);
 XS2S_EXTERN xs2s_stanza *xs2s_stanza_copy(const xs2s_stanza *s);
 
 /**
+ * xs2s_stanza_copy_ns - deep-copy a stanza into another stream's namespace.
+ * @s: element to copy.
+ * @ns: the content namespace of the destination stream, e.g. XS2S_NS_SERVER.
+ *
+ * Server, client and component streams carry the same stanzas, each in its
+ * own namespace. The copy has every element that is in XS2S_NS_SERVER,
+ * XS2S_NS_CLIENT, XS2S_NS_COMPONENT or no namespace moved into @ns;
+ * elements in any other namespace (payloads) are copied unchanged, with
+ * their subtrees. Returns a new root owned by the caller, using @s's
+ * allocator, or NULL when out of memory or @s is not an element.
+ */
+XS2S_EXTERN xs2s_stanza *xs2s_stanza_copy_ns(const xs2s_stanza *s,
+                                             const char *ns);
+
+/**
  * xs2s_stanza_type - whether a node is an element or text.
  */
 XS2S_EXTERN xs2s_node_type xs2s_stanza_type(const xs2s_stanza *s);

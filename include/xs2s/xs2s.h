@@ -1095,8 +1095,9 @@ XS2S_EXTERN int xs2s_ctx_reconfigure(xs2s_ctx *ctx, const xs2s_config *cfg,
 /**
  * xs2s_ctx_send - send a stanza to a remote (or local) domain.
  * @ctx: engine.
- * @stanza: message, presence or iq in jabber:server (jabber:client and no
- *          namespace are rewritten to jabber:server) with 'from' at one of
+ * @stanza: message, presence or iq in jabber:server (jabber:client,
+ *          jabber:component:accept and no namespace are rewritten to
+ *          jabber:server, see xs2s_stanza_copy_ns()) with 'from' at one of
  *          our domains and 'to' at a valid domain; not taken (copied).
  * @tag: any pointer, handed back with a bounce.
  *
