@@ -51,18 +51,25 @@ static const xs2s_loop_callbacks loop_cb = {watch, timer};
 static int on_stanza(xs2s_ctx *ctx, const xs2s_stanza *s, const char *remote,
                      void *ud) {
   node *n = ud;
+  (void)ctx;
   (void)remote;
   xs2s_stanza *body = xs2s_stanza_find_child(s, "body", "jabber:server");
   const char *t = body ? xs2s_stanza_text(body) : NULL;
+  if (n->ngot < NODE_MAX_GOT)
+    snprintf(n->got[n->ngot], sizeof(n->got[0]), "%s", t ? t : "");
   n->ngot++;
   snprintf(n->last_body, sizeof(n->last_body), "%s", t ? t : "");
+  const char *type = xs2s_stanza_attr(s, "type");
+  if (type && strcmp(type, "error") == 0)
+    n->errors++;
+  if (n->refuse)
+    return n->refuse; /* the engine writes the error reply */
   if (n->echo && body) {
     char text[160];
     snprintf(text, sizeof(text), "echo:%s", t ? t : "");
     node_send(n, xs2s_stanza_attr(s, "to"), xs2s_stanza_attr(s, "from"), text,
               NULL);
   }
-  (void)ctx;
   return 0;
 }
 
@@ -83,8 +90,10 @@ static void on_bounce(xs2s_ctx *ctx, const xs2s_stanza *s,
 
 static void on_up(xs2s_ctx *ctx, const xs2s_peer_event *ev, void *ud) {
   (void)ctx;
-  (void)ev;
-  ((node *)ud)->ups++;
+  node *n = ud;
+  n->ups++;
+  n->last_auth = ev->auth;
+  n->last_tls = ev->tls;
 }
 
 static void on_down(xs2s_ctx *ctx, const xs2s_peer_event *ev, void *ud) {
@@ -97,6 +106,8 @@ static void on_log(xs2s_ctx *ctx, xs2s_log_level level, const char *line,
                    void *ud) {
   (void)ctx;
   node *n = ud;
+  if (strstr(line, "stream closed") && strstr(line, "(policy-violation)"))
+    n->policy_closes++;
   if (getenv("XS2S_TEST_VERBOSE"))
     fprintf(stderr, "[%s] %s: %s\n", n->name, xs2s_log_level_name(level),
             line);
@@ -105,14 +116,9 @@ static void on_log(xs2s_ctx *ctx, xs2s_log_level level, const char *line,
 static const xs2s_ctx_callbacks ctx_cb = {on_stanza, on_bounce, on_up,
                                           on_down, on_log};
 
-int node_start(node *n, const node_opts *o) {
-  memset(n, 0, sizeof(*n));
-  n->name = o->domain;
-  n->due = -1;
-  xs2s_config *cfg = xs2s_config_new(NULL);
-  if (!cfg)
-    return XS2S_ERR_NOMEM;
-  char cert[512], key[512], ca[512];
+/* The local domains of @o: its own, then the optional extras. */
+static int add_domains(xs2s_config *cfg, const node_opts *o) {
+  char cert[512], key[512];
   int rc = 0;
   if (o->cert) {
     rc |= xs2s_config_add_domain(cfg, o->domain, o->cert, o->key);
@@ -124,6 +130,39 @@ int node_start(node *n, const node_opts *o) {
   } else {
     rc |= xs2s_config_add_domain(cfg, o->domain, NULL, NULL);
   }
+  if (o->domain2)
+    rc |= xs2s_config_add_domain(cfg, o->domain2, NULL, NULL);
+  for (int i = 1; i <= o->fillers; i++) {
+    char filler[32];
+    snprintf(filler, sizeof(filler), "f%d.test", i);
+    rc |= xs2s_config_add_domain(cfg, filler, NULL, NULL);
+  }
+  return rc;
+}
+
+/* Routes, privacy lists and per-peer policy, when @o asks for them. */
+static int add_peer_rules(xs2s_config *cfg, const node_opts *o) {
+  int rc = 0;
+  if (o->route_domain)
+    rc |= xs2s_config_add_route(cfg, o->route_domain, o->route_target, 0);
+  if (o->privacy) {
+    rc |= xs2s_config_set_privacy_mode(cfg, o->privacy);
+    rc |= xs2s_config_add_privacy_domain(cfg, o->privacy, o->privacy_domain);
+  }
+  if (o->policy_domain)
+    rc |= xs2s_config_set_remote_policy(cfg, o->policy_domain, o->policy_tls,
+                                        -1);
+  if (o->bidi)
+    rc |= xs2s_config_set_bidi(cfg, 1);
+  return rc;
+}
+
+xs2s_config *node_config(const node_opts *o) {
+  xs2s_config *cfg = xs2s_config_new(NULL);
+  if (!cfg)
+    return NULL;
+  char ca[512];
+  int rc = add_domains(cfg, o);
   if (o->ca) {
     snprintf(ca, sizeof(ca), "%s/%s", node_certs_dir, o->ca);
     rc |= xs2s_config_set_ca_file(cfg, ca);
@@ -132,10 +171,11 @@ int node_start(node *n, const node_opts *o) {
   rc |= xs2s_config_set_tls_mode(cfg, o->tls ? o->tls : XS2S_TLS_OFF);
   rc |= xs2s_config_set_require_valid_cert(cfg, o->require_cert);
   if (o->listen)
-    rc |= xs2s_config_add_listener(cfg, o->listen, 0);
+    rc |= xs2s_config_add_listener(cfg, o->listen, o->listen_flags);
   rc |= xs2s_config_set_unbound_config(cfg, o->dns ? o->dns : node_dns_conf);
   if (o->secret)
     rc |= xs2s_config_set_dialback_secret(cfg, o->secret);
+  rc |= add_peer_rules(cfg, o);
   rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_CONNECT, 2000);
   for (int i = 0; i < XS2S_LIMIT_COUNT_; i++)
     if (o->limits[i])
@@ -143,10 +183,20 @@ int node_start(node *n, const node_opts *o) {
   for (int i = 0; i < XS2S_TIMEOUT_COUNT_; i++)
     if (o->timeouts[i] || o->timeout_set[i])
       rc |= xs2s_config_set_timeout(cfg, (xs2s_timeout)i, o->timeouts[i]);
-  if (rc == 0)
-    rc = xs2s_ctx_new(&n->ctx, cfg, &ctx_cb, &loop_cb, n);
-  else
-    rc = XS2S_ERR_INVALID_ARGUMENT;
+  if (rc != 0) {
+    xs2s_config_free(cfg);
+    return NULL;
+  }
+  return cfg;
+}
+
+int node_start(node *n, const node_opts *o) {
+  memset(n, 0, sizeof(*n));
+  n->name = o->domain;
+  n->due = -1;
+  xs2s_config *cfg = node_config(o);
+  int rc = cfg ? xs2s_ctx_new(&n->ctx, cfg, &ctx_cb, &loop_cb, n)
+               : XS2S_ERR_INVALID_ARGUMENT;
   xs2s_config_free(cfg);
   if (rc < 0)
     fprintf(stderr, "node %s: %s\n", o->domain, xs2s_strerror(rc));

@@ -1,8 +1,9 @@
 /*
  * ctx_node.h: engines under test, driven by a poll() loop through the
- * external-loop hooks, for the adversarial and fault tests. Each node
- * records what its callbacks saw. Extra fds (an attacker's sockets) may be
- * polled alongside the engines: the caller reads them itself.
+ * external-loop hooks, for the end-to-end, adversarial and fault tests.
+ * Each node records what its callbacks saw. Extra fds (an attacker's
+ * sockets) may be polled alongside the engines: the caller reads them
+ * itself.
  */
 #ifndef XS2S_TEST_CTX_NODE_H
 #define XS2S_TEST_CTX_NODE_H
@@ -12,6 +13,7 @@
 #include <xs2s/xs2s.h>
 
 #define NODE_MAX_W 256
+#define NODE_MAX_GOT 64
 
 typedef struct node {
   const char *name;
@@ -23,12 +25,18 @@ typedef struct node {
   int nw;
   int64_t due; /* absolute ms, -1: none */
   int ngot;    /* stanzas delivered */
+  char got[NODE_MAX_GOT][128]; /* the first bodies delivered, in order */
   char last_body[128];
+  int errors; /* stanzas of type 'error' delivered */
   int bounces;
   xs2s_stanza_condition last_cond;
   char last_text[256];
   int ups, downs;
+  xs2s_auth_method last_auth; /* of the last peer up event */
+  int last_tls;
+  int policy_closes; /* streams logged closing with policy-violation */
   int echo; /* answer every message with "echo:" + its body */
+  xs2s_stanza_condition refuse; /* answer stanzas with this error */
 } node;
 
 /* Options of node_start(); zero means the engine's default. */
@@ -43,6 +51,15 @@ typedef struct node_opts {
   int require_cert;
   const char *secret; /* dialback secret */
   const char *dns;    /* libunbound config, NULL: the harness's */
+  unsigned listen_flags;
+  const char *domain2; /* a second local domain (no certificate) */
+  int fillers;         /* more local domains f1.test ... fN.test */
+  const char *route_domain, *route_target; /* a static route */
+  xs2s_privacy_mode privacy;
+  const char *privacy_domain;
+  int bidi;                  /* XEP-0288 */
+  const char *policy_domain; /* a remote domain with its own TLS mode */
+  xs2s_tls_mode policy_tls;
   uint64_t limits[XS2S_LIMIT_COUNT_];
   uint64_t timeouts[XS2S_TIMEOUT_COUNT_];
   int timeout_set[XS2S_TIMEOUT_COUNT_]; /* to allow an explicit 0 */
@@ -52,6 +69,8 @@ extern const char *node_certs_dir;
 extern char node_dns_conf[256];
 
 int64_t node_now_ms(void);
+/* The configuration @o describes, or NULL; the caller frees it. */
+xs2s_config *node_config(const node_opts *o);
 int node_start(node *n, const node_opts *o);
 void node_stop(node *n);
 /* Sends a chat message; returns xs2s_ctx_send()'s code. */

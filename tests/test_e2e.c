@@ -3,317 +3,22 @@
  *
  *   test_e2e CERTS_DIR
  *
- * Two or three engines run in this one thread, driven by a small poll()
- * loop through the external-loop hooks (the built-in loop is exercised by
+ * Two or three engines run in this one thread, driven by tests/ctx_node.c's
+ * poll() loop through the external-loop hooks (the built-in loop is used by
  * xs2s-echo in the examples and interop tests). Names come from
  * libunbound local data written to a temporary file; certificates are the
  * certtool ones of tests/data/make-certs.sh. Addresses: 127.0.0.31-36.
  */
-#include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <xs2s/xs2s.h>
 
 #include "check.h"
-
-static const char *certs;
-static char dns_conf[256];
-
-#define MAX_W 64
-
-typedef struct node {
-  const char *name;
-  xs2s_ctx *ctx;
-  struct {
-    int fd;
-    unsigned ev;
-  } w[MAX_W];
-  int nw;
-  int64_t due; /* absolute ms, -1: none */
-  /* what arrived */
-  char got[64][128]; /* message bodies in order */
-  int ngot;
-  int bounces;
-  xs2s_stanza_condition last_cond;
-  int ups, downs;
-  xs2s_auth_method last_auth;
-  int last_tls;
-  int echo; /* answer messages by echoing */
-  xs2s_stanza_condition refuse; /* answer stanzas with this error */
-  int errors;                   /* stanzas of type 'error' received */
-  int policy_closes; /* streams seen closing with policy-violation */
-} node;
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int watch(int fd, unsigned ev, void *ud) {
-  node *n = ud;
-  for (int i = 0; i < n->nw; i++)
-    if (n->w[i].fd == fd) {
-      if (ev) {
-        n->w[i].ev = ev;
-      } else {
-        n->w[i] = n->w[--n->nw];
-      }
-      return 0;
-    }
-  if (ev && n->nw < MAX_W) {
-    n->w[n->nw].fd = fd;
-    n->w[n->nw++].ev = ev;
-  }
-  return 0;
-}
-
-static int timer(int64_t ms, void *ud) {
-  node *n = ud;
-  n->due = ms < 0 ? -1 : now_ms() + ms;
-  return 0;
-}
-
-static const xs2s_loop_callbacks loop_cb = {watch, timer};
-
-static int on_stanza(xs2s_ctx *ctx, const xs2s_stanza *s, const char *remote,
-                     void *ud) {
-  node *n = ud;
-  (void)remote;
-  xs2s_stanza *body = xs2s_stanza_find_child(s, "body", "jabber:server");
-  const char *t = body ? xs2s_stanza_text(body) : "";
-  if (n->ngot < 64)
-    snprintf(n->got[n->ngot++], 128, "%s", t ? t : "");
-  const char *type = xs2s_stanza_attr(s, "type");
-  if (type && strcmp(type, "error") == 0)
-    n->errors++;
-  if (n->refuse)
-    return n->refuse; /* the engine writes the error reply */
-  if (n->echo && body) {
-    xs2s_stanza *r = xs2s_stanza_new("message", "jabber:server");
-    xs2s_stanza_set_attr(r, "from", xs2s_stanza_attr(s, "to"));
-    xs2s_stanza_set_attr(r, "to", xs2s_stanza_attr(s, "from"));
-    xs2s_stanza *b = xs2s_stanza_add_child(r, "body", "jabber:server");
-    char text[160];
-    snprintf(text, sizeof(text), "echo:%s", t ? t : "");
-    xs2s_stanza_add_text(b, text, strlen(text));
-    xs2s_ctx_send(ctx, r, NULL);
-    xs2s_stanza_free(r);
-  }
-  return 0;
-}
-
-static void on_bounce(xs2s_ctx *ctx, const xs2s_stanza *s,
-                      xs2s_stanza_condition cond, const char *text, void *tag,
-                      void *ud) {
-  (void)ctx;
-  (void)s;
-  (void)tag;
-  node *n = ud;
-  n->bounces++;
-  n->last_cond = cond;
-  if (getenv("E2E_VERBOSE"))
-    fprintf(stderr, "[%s] bounce %s: %s\n", n->name,
-            xs2s_stanza_condition_name(cond), text);
-}
-
-static void on_up(xs2s_ctx *ctx, const xs2s_peer_event *ev, void *ud) {
-  (void)ctx;
-  node *n = ud;
-  n->ups++;
-  n->last_auth = ev->auth;
-  n->last_tls = ev->tls;
-}
-
-static void on_down(xs2s_ctx *ctx, const xs2s_peer_event *ev, void *ud) {
-  (void)ctx;
-  (void)ev;
-  node *n = ud;
-  n->downs++;
-}
-
-static void on_log(xs2s_ctx *ctx, xs2s_log_level level, const char *line,
-                   void *ud) {
-  (void)ctx;
-  node *n = ud;
-  if (strstr(line, "stream closed") && strstr(line, "(policy-violation)"))
-    n->policy_closes++;
-  if (getenv("E2E_VERBOSE") || level == XS2S_LOG_ERROR)
-    fprintf(stderr, "[%s] %s: %s\n", n->name, xs2s_log_level_name(level),
-            line);
-}
-
-static const xs2s_ctx_callbacks ctx_cb = {on_stanza, on_bounce, on_up,
-                                          on_down, on_log};
-
-/* Drives every node until @done(arg) or @limit_ms pass. Returns 1 when
- * done. */
-static int run_until(node **nodes, int count, int (*done)(void *), void *arg,
-                     int limit_ms) {
-  int64_t end = now_ms() + limit_ms;
-  while (!done(arg)) {
-    int64_t now = now_ms();
-    if (now >= end)
-      return 0;
-    struct pollfd p[4 * MAX_W];
-    int owner[4 * MAX_W];
-    int np = 0;
-    int64_t wait = end - now;
-    for (int i = 0; i < count; i++) {
-      node *n = nodes[i];
-      for (int j = 0; j < n->nw; j++) {
-        p[np].fd = n->w[j].fd;
-        p[np].events = (short)(((n->w[j].ev & XS2S_EV_READ) ? POLLIN : 0) |
-                               ((n->w[j].ev & XS2S_EV_WRITE) ? POLLOUT : 0));
-        owner[np++] = i;
-      }
-      if (n->due >= 0 && n->due - now < wait)
-        wait = n->due - now < 0 ? 0 : n->due - now;
-    }
-    if (wait > 50)
-      wait = 50;
-    int k = poll(p, (nfds_t)np, (int)wait);
-    if (k < 0 && errno != EINTR)
-      return 0;
-    for (int i = 0; k > 0 && i < np; i++) {
-      if (!p[i].revents)
-        continue;
-      unsigned ev = ((p[i].revents & POLLIN) ? XS2S_EV_READ : 0) |
-                    ((p[i].revents & POLLOUT) ? XS2S_EV_WRITE : 0) |
-                    ((p[i].revents & (POLLERR | POLLHUP)) ? XS2S_EV_ERROR : 0);
-      xs2s_ctx_on_fd(nodes[owner[i]]->ctx, p[i].fd, ev);
-    }
-    now = now_ms();
-    for (int i = 0; i < count; i++)
-      if (nodes[i]->due >= 0 && nodes[i]->due <= now) {
-        nodes[i]->due = -1;
-        xs2s_ctx_on_timer(nodes[i]->ctx);
-      }
-  }
-  return 1;
-}
-
-/* -- Configuration -------------------------------------------------------- */
-
-typedef struct opts {
-  const char *domain;   /* a.test */
-  const char *listen;   /* 127.0.0.31:5269 */
-  int certs;            /* load DOMAIN.pem */
-  const char *ca;       /* ca.pem, unknown-ca.pem or NULL */
-  xs2s_tls_mode tls;
-  int require_cert;
-  const char *route_domain, *route_target;
-  xs2s_privacy_mode privacy;
-  const char *privacy_domain;
-  uint64_t idle_ms;
-  uint64_t queue_ms;
-  const char *cert_name; /* certificate file name if not DOMAIN */
-  unsigned listen_flags;
-  uint64_t stanza_bytes; /* parser bound (advertised per XEP-0478) */
-  int bidi;              /* XEP-0288 */
-  const char *domain2;   /* a second local domain (no certificate) */
-  int fillers;           /* more local domains f1.test ... fN.test */
-  const char *policy_domain; /* a remote domain with its own TLS mode */
-  xs2s_tls_mode policy_tls;
-} opts;
-
-static void cert_path(char *buf, size_t n, const char *name, const char *ext) {
-  snprintf(buf, n, "%s/%s.%s", certs, name, ext);
-}
-
-/* The configuration @o describes, or NULL. */
-static xs2s_config *make_config(const opts *o) {
-  xs2s_config *cfg = xs2s_config_new(NULL);
-  if (!cfg)
-    return NULL;
-  char cert[512], key[512], ca[512];
-  int rc = 0;
-  if (o->certs) {
-    const char *cn = o->cert_name ? o->cert_name : o->domain;
-    cert_path(cert, sizeof(cert), cn, "pem");
-    cert_path(key, sizeof(key), cn, "key");
-    rc |= xs2s_config_add_domain(cfg, o->domain, cert, key);
-  } else {
-    rc |= xs2s_config_add_domain(cfg, o->domain, NULL, NULL);
-  }
-  if (o->domain2)
-    rc |= xs2s_config_add_domain(cfg, o->domain2, NULL, NULL);
-  for (int i = 1; i <= o->fillers; i++) {
-    char filler[32];
-    snprintf(filler, sizeof(filler), "f%d.test", i);
-    rc |= xs2s_config_add_domain(cfg, filler, NULL, NULL);
-  }
-  if (o->ca) {
-    snprintf(ca, sizeof(ca), "%s/%s", certs, o->ca);
-    rc |= xs2s_config_set_ca_file(cfg, ca);
-  }
-  rc |= xs2s_config_set_system_trust(cfg, 0);
-  rc |= xs2s_config_set_tls_mode(cfg, o->tls);
-  rc |= xs2s_config_set_require_valid_cert(cfg, o->require_cert);
-  rc |= xs2s_config_add_listener(cfg, o->listen, o->listen_flags);
-  rc |= xs2s_config_set_unbound_config(cfg, dns_conf);
-  if (o->route_domain)
-    rc |= xs2s_config_add_route(cfg, o->route_domain, o->route_target, 0);
-  if (o->privacy) {
-    rc |= xs2s_config_set_privacy_mode(cfg, o->privacy);
-    rc |= xs2s_config_add_privacy_domain(cfg, o->privacy, o->privacy_domain);
-  }
-  if (o->idle_ms)
-    rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_IDLE, o->idle_ms);
-  if (o->queue_ms)
-    rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_QUEUE, o->queue_ms);
-  if (o->bidi)
-    rc |= xs2s_config_set_bidi(cfg, 1);
-  if (o->policy_domain)
-    rc |= xs2s_config_set_remote_policy(cfg, o->policy_domain, o->policy_tls,
-                                        -1);
-  if (o->stanza_bytes)
-    rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_STANZA_BYTES, o->stanza_bytes);
-  rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_CONNECT, 2000);
-  if (rc != 0) {
-    xs2s_config_free(cfg);
-    return NULL;
-  }
-  return cfg;
-}
-
-static int node_start(node *n, const opts *o) {
-  memset(n, 0, sizeof(*n));
-  n->name = o->domain;
-  n->due = -1;
-  xs2s_config *cfg = make_config(o);
-  int rc = cfg ? xs2s_ctx_new(&n->ctx, cfg, &ctx_cb, &loop_cb, n)
-               : XS2S_ERR_INVALID_ARGUMENT;
-  xs2s_config_free(cfg);
-  if (rc < 0)
-    fprintf(stderr, "node %s: %s\n", o->domain, xs2s_strerror(rc));
-  return rc;
-}
-
-static void node_stop(node *n) {
-  xs2s_ctx_free(n->ctx);
-  n->ctx = NULL;
-}
-
-static int send_msg(node *n, const char *from, const char *to,
-                    const char *body) {
-  xs2s_stanza *m = xs2s_stanza_new("message", "jabber:server");
-  xs2s_stanza_set_attr(m, "from", from);
-  xs2s_stanza_set_attr(m, "to", to);
-  xs2s_stanza_set_attr(m, "type", "chat");
-  xs2s_stanza *b = xs2s_stanza_add_child(m, "body", "jabber:server");
-  xs2s_stanza_add_text(b, body, strlen(body));
-  int rc = xs2s_ctx_send(n->ctx, m, NULL);
-  xs2s_stanza_free(m);
-  return rc;
-}
+#include "ctx_node.h"
 
 typedef struct want {
   node *n;
@@ -347,8 +52,8 @@ static void check_books(node *n) {
 }
 
 /* a.test <-> b.test, a message each way (b echoes). */
-static void exchange(const opts *oa, const opts *ob, xs2s_auth_method auth,
-                     int tls) {
+static void exchange(const node_opts *oa, const node_opts *ob,
+                     xs2s_auth_method auth, int tls) {
   node a, b;
   if (node_start(&a, oa) < 0 || node_start(&b, ob) < 0) {
     CHECK(!"engines start");
@@ -356,9 +61,9 @@ static void exchange(const opts *oa, const opts *ob, xs2s_auth_method auth,
   }
   b.echo = 1;
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "hello"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "hello", NULL), 0);
   want w = {&a, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_INT(b.ngot, 1);
   CHECK_STR(b.got[0], "hello");
   CHECK_INT(a.ngot, 1);
@@ -373,8 +78,8 @@ static void exchange(const opts *oa, const opts *ob, xs2s_auth_method auth,
   node_stop(&b);
 }
 
-static opts base(const char *domain, const char *listen) {
-  opts o;
+static node_opts base(const char *domain, const char *listen) {
+  node_opts o;
   memset(&o, 0, sizeof(o));
   o.domain = domain;
   o.listen = listen;
@@ -383,14 +88,14 @@ static opts base(const char *domain, const char *listen) {
 }
 
 static void test_tls_off_dialback(void) {
-  opts a = base("a.test", "127.0.0.31:5269");
-  opts b = base("b.test", "127.0.0.32:5269");
+  node_opts a = base("a.test", "127.0.0.31:5269");
+  node_opts b = base("b.test", "127.0.0.32:5269");
   exchange(&a, &b, XS2S_AUTH_DIALBACK, 0);
 }
 
 static void test_tls_certificates(void) {
-  opts a = base("a.test", "127.0.0.31:5269");
-  opts b = base("b.test", "127.0.0.32:5269");
+  node_opts a = base("a.test", "127.0.0.31:5269");
+  node_opts b = base("b.test", "127.0.0.32:5269");
   a.tls = b.tls = XS2S_TLS_REQUIRED;
   a.certs = b.certs = 1;
   a.ca = b.ca = "ca.pem";
@@ -400,8 +105,8 @@ static void test_tls_certificates(void) {
 
 static void test_tls_dialback(void) {
   /* Certificates nobody trusts: TLS, then dialback. */
-  opts a = base("a.test", "127.0.0.31:5269");
-  opts b = base("b.test", "127.0.0.32:5269");
+  node_opts a = base("a.test", "127.0.0.31:5269");
+  node_opts b = base("b.test", "127.0.0.32:5269");
   a.tls = b.tls = XS2S_TLS_REQUIRED;
   a.certs = b.certs = 1;
   a.ca = b.ca = "unknown-ca.pem";
@@ -410,8 +115,8 @@ static void test_tls_dialback(void) {
 
 static void test_static_route(void) {
   /* b.test listens where DNS does not say; a.test's route finds it. */
-  opts a = base("a.test", "127.0.0.31:5269");
-  opts b = base("b.test", "127.0.0.32:5299");
+  node_opts a = base("a.test", "127.0.0.31:5269");
+  node_opts b = base("b.test", "127.0.0.32:5299");
   a.route_domain = "b.test";
   a.route_target = "127.0.0.32:5299";
   exchange(&a, &b, XS2S_AUTH_DIALBACK, 0);
@@ -420,16 +125,16 @@ static void test_static_route(void) {
 static void test_srv_second_target(void) {
   /* c.test: SRV priority 0 on 127.0.0.34 (nothing there), 10 on .33. */
   node a, c;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts oc = base("c.test", "127.0.0.33:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts oc = base("c.test", "127.0.0.33:5269");
   if (node_start(&a, &oa) < 0 || node_start(&c, &oc) < 0) {
     CHECK(!"engines start");
     return;
   }
   node *ns[2] = {&a, &c};
-  CHECK_INT(send_msg(&a, "alice@a.test", "carol@c.test", "via srv"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "carol@c.test", "via srv", NULL), 0);
   want w = {&c, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_STR(c.got[0], "via srv");
   xs2s_counters k;
   xs2s_ctx_counters(a.ctx, &k);
@@ -440,22 +145,22 @@ static void test_srv_second_target(void) {
 
 static void test_unknown_domain(void) {
   node a;
-  opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
   if (node_start(&a, &oa) < 0) {
     CHECK(!"engine starts");
     return;
   }
   node *ns[1] = {&a};
-  CHECK_INT(send_msg(&a, "alice@a.test", "x@nowhere.test", "lost?"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "x@nowhere.test", "lost?", NULL), 0);
   CHECK_INT(a.bounces, 0); /* never from inside send */
   want w = {&a, 0, 1};
-  CHECK(run_until(ns, 1, have, &w, 10000));
+  CHECK(node_run(ns, 1, have, &w, 10000));
   CHECK_INT(a.bounces, 1);
   CHECK_INT(a.last_cond, XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND);
   /* During the backoff, a send is accepted and bounced the same way. */
-  CHECK_INT(send_msg(&a, "alice@a.test", "x@nowhere.test", "again"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "x@nowhere.test", "again", NULL), 0);
   w.bounces = 2;
-  CHECK(run_until(ns, 1, have, &w, 5000));
+  CHECK(node_run(ns, 1, have, &w, 5000));
   CHECK_INT(a.last_cond, XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND);
   check_books(&a);
   node_stop(&a);
@@ -464,25 +169,25 @@ static void test_unknown_domain(void) {
 static void test_unreachable_bounces_all(void) {
   /* down.test has an address where nothing listens. */
   node a;
-  opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
   if (node_start(&a, &oa) < 0) {
     CHECK(!"engine starts");
     return;
   }
   node *ns[1] = {&a};
   for (int i = 0; i < 7; i++)
-    CHECK_INT(send_msg(&a, "alice@a.test", "d@down.test", "q"), 0);
+    CHECK_INT(node_send(&a, "alice@a.test", "d@down.test", "q", NULL), 0);
   want w = {&a, 0, 7};
-  CHECK(run_until(ns, 1, have, &w, 10000));
+  CHECK(node_run(ns, 1, have, &w, 10000));
   CHECK_INT(a.bounces, 7);
   CHECK_INT(a.last_cond, XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND);
   check_books(&a);
   node_stop(&a);
 }
 
-static void queue_order(const opts *pa, const opts *pb) {
+static void queue_order(const node_opts *pa, const node_opts *pb) {
   node a, b;
-  opts oa = *pa, ob = *pb;
+  node_opts oa = *pa, ob = *pb;
   if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
     CHECK(!"engines start");
     return;
@@ -491,10 +196,10 @@ static void queue_order(const opts *pa, const opts *pb) {
   char body[16];
   for (int i = 0; i < 30; i++) {
     snprintf(body, sizeof(body), "m%02d", i);
-    CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", body), 0);
+    CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", body, NULL), 0);
   }
   want w = {&b, 30, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   int in_order = b.ngot == 30;
   for (int i = 0; in_order && i < 30; i++) {
     snprintf(body, sizeof(body), "m%02d", i);
@@ -505,10 +210,10 @@ static void queue_order(const opts *pa, const opts *pb) {
    * when the loop turns; every stanza arrives, in order. */
   for (int i = 30; i < 64; i++) {
     snprintf(body, sizeof(body), "m%02d", i);
-    CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", body), 0);
+    CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", body, NULL), 0);
   }
   w.got = 64;
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   in_order = b.ngot == 64;
   for (int i = 0; in_order && i < 64; i++) {
     snprintf(body, sizeof(body), "m%02d", i);
@@ -521,15 +226,15 @@ static void queue_order(const opts *pa, const opts *pb) {
 }
 
 static void test_queue_order(void) {
-  opts a = base("a.test", "127.0.0.31:5269");
-  opts b = base("b.test", "127.0.0.32:5269");
+  node_opts a = base("a.test", "127.0.0.31:5269");
+  node_opts b = base("b.test", "127.0.0.32:5269");
   queue_order(&a, &b);
 }
 
 /* The same over TLS, where the burst shares TLS records. */
 static void test_queue_order_tls(void) {
-  opts a = base("a.test", "127.0.0.31:5269");
-  opts b = base("b.test", "127.0.0.32:5269");
+  node_opts a = base("a.test", "127.0.0.31:5269");
+  node_opts b = base("b.test", "127.0.0.32:5269");
   a.tls = b.tls = XS2S_TLS_REQUIRED;
   a.certs = b.certs = 1;
   a.ca = b.ca = "ca.pem";
@@ -539,20 +244,20 @@ static void test_queue_order_tls(void) {
 
 static void test_idle_close(void) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
-  oa.idle_ms = 300;
-  ob.idle_ms = 300;
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
+  oa.timeouts[XS2S_TIMEOUT_IDLE] = 300;
+  ob.timeouts[XS2S_TIMEOUT_IDLE] = 300;
   if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
     CHECK(!"engines start");
     return;
   }
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "hi"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "hi", NULL), 0);
   want w = {&b, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK(xs2s_ctx_foreach_conn(a.ctx, count_conn, NULL) >= 1);
-  CHECK(run_until(ns, 2, no_conns, ns, 10000));
+  CHECK(node_run(ns, 2, no_conns, ns, 10000));
   CHECK(a.downs >= 1);
   CHECK(b.downs >= 1);
   node_stop(&a);
@@ -563,8 +268,8 @@ static void test_privacy(void) {
   /* a.test denies b.test: its own sends are refused at once, and b's
    * stanzas never reach it. */
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
   oa.privacy = XS2S_PRIVACY_DENY_LIST;
   oa.privacy_domain = "b.test";
   if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
@@ -572,11 +277,11 @@ static void test_privacy(void) {
     return;
   }
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "no"),
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "no", NULL),
             XS2S_ERR_POLICY);
-  CHECK_INT(send_msg(&b, "bob@b.test", "alice@a.test", "let me in"), 0);
+  CHECK_INT(node_send(&b, "bob@b.test", "alice@a.test", "let me in", NULL), 0);
   want w = {&b, 0, 1};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_INT(a.ngot, 0);
   CHECK_INT(b.bounces, 1);
   check_books(&b);
@@ -590,7 +295,7 @@ static void test_privacy(void) {
     CHECK(!"engine starts");
     return;
   }
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "no"),
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "no", NULL),
             XS2S_ERR_POLICY);
   node_stop(&a);
 }
@@ -602,8 +307,8 @@ static void test_privacy(void) {
  * stream to it would succeed: only the incoming policy refuses. */
 static void test_remote_policy_incoming(void) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
   oa.tls = ob.tls = XS2S_TLS_OPTIONAL;
   oa.certs = ob.certs = 1;
   oa.ca = ob.ca = "unknown-ca.pem";
@@ -616,9 +321,9 @@ static void test_remote_policy_incoming(void) {
     return;
   }
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "clear"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "clear", NULL), 0);
   want w = {&a, 0, 1};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_INT(b.ngot, 0);
   CHECK_INT(a.last_cond, XS2S_STANZA_ERR_POLICY_VIOLATION);
   check_books(&a);
@@ -631,8 +336,8 @@ static void test_remote_policy_incoming(void) {
 
 static void test_listing_and_send_raw(void) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
   if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
     CHECK(!"engines start");
     return;
@@ -646,7 +351,7 @@ static void test_listing_and_send_raw(void) {
                               xml, strlen(xml), NULL),
             XS2S_ERR_INVALID_ARGUMENT);
   want w = {&b, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_STR(b.got[0], "raw");
   xs2s_counters k;
   xs2s_ctx_counters(a.ctx, &k);
@@ -665,22 +370,22 @@ static int a_empty(void *arg) {
 
 static void test_graceful_shutdown(void) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
   if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
     CHECK(!"engines start");
     return;
   }
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "before"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "before", NULL), 0);
   want w = {&b, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   /* Queued for a domain that is still being reached: bounced. */
-  CHECK_INT(send_msg(&a, "alice@a.test", "carol@c.test", "queued"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "carol@c.test", "queued", NULL), 0);
   CHECK_INT(xs2s_ctx_shutdown(a.ctx), 0);
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "late"),
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "late", NULL),
             XS2S_ERR_BAD_STATE);
-  CHECK(run_until(ns, 2, a_empty, &a, 10000));
+  CHECK(node_run(ns, 2, a_empty, &a, 10000));
   CHECK_INT(a.bounces, 1);
   CHECK(b.downs >= 1);
   check_books(&a);
@@ -710,8 +415,8 @@ static int find_conn(const xs2s_conn_info *in, void *arg) {
  * goes back over STARTTLS to a.test's ordinary port. */
 static void test_direct_tls(void) {
   node a, d;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts od = base("d.test", "127.0.0.36:5270");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts od = base("d.test", "127.0.0.36:5270");
   oa.tls = od.tls = XS2S_TLS_REQUIRED;
   oa.certs = od.certs = 1;
   od.cert_name = "multi"; /* names c.test and d.test */
@@ -724,9 +429,9 @@ static void test_direct_tls(void) {
   }
   d.echo = 1;
   node *ns[2] = {&a, &d};
-  CHECK_INT(send_msg(&a, "alice@a.test", "dave@d.test", "direct"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "dave@d.test", "direct", NULL), 0);
   want w = {&a, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_STR(d.ngot ? d.got[0] : "", "direct");
   CHECK_STR(a.ngot ? a.got[0] : "", "echo:direct");
   CHECK_INT(a.last_auth, XS2S_AUTH_SASL_EXTERNAL);
@@ -756,9 +461,9 @@ static void test_direct_tls(void) {
  * stream; the stanzas around it arrive. */
 static void test_stream_limits(void) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
-  ob.stanza_bytes = 2048;
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
+  ob.limits[XS2S_LIMIT_STANZA_BYTES] = 2048;
   if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
     CHECK(!"engines start");
     return;
@@ -767,22 +472,22 @@ static void test_stream_limits(void) {
   char big[4000];
   memset(big, 'x', sizeof(big) - 1);
   big[sizeof(big) - 1] = '\0';
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "before"), 0);
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", big), 0);
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "after"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "before", NULL), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", big, NULL), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "after", NULL), 0);
   want w = {&b, 2, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   want wb = {&a, 0, 1};
-  CHECK(run_until(ns, 2, have, &wb, 5000));
+  CHECK(node_run(ns, 2, have, &wb, 5000));
   CHECK_INT(b.ngot, 2);
   CHECK_STR(b.got[0], "before");
   CHECK_STR(b.got[1], "after");
   CHECK_INT(a.bounces, 1);
   CHECK_INT(a.last_cond, XS2S_STANZA_ERR_POLICY_VIOLATION);
   /* Once the stream is up, a direct send is refused the same way. */
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", big), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", big, NULL), 0);
   wb.bounces = 2;
-  CHECK(run_until(ns, 2, have, &wb, 5000));
+  CHECK(node_run(ns, 2, have, &wb, 5000));
   CHECK_INT(a.last_cond, XS2S_STANZA_ERR_POLICY_VIOLATION);
   xs2s_counters k;
   xs2s_ctx_counters(a.ctx, &k);
@@ -796,8 +501,8 @@ static void test_stream_limits(void) {
  * connection is made. With TLS and certificates, then with dialback. */
 static void one_bidi(int tls) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
   oa.bidi = ob.bidi = 1;
   if (tls) {
     oa.tls = ob.tls = XS2S_TLS_REQUIRED;
@@ -810,12 +515,12 @@ static void one_bidi(int tls) {
   }
   b.echo = 1;
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "one"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "one", NULL), 0);
   want w = {&a, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "two"), 0);
+  CHECK(node_run(ns, 2, have, &w, 10000));
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "two", NULL), 0);
   w.got = 2;
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_STR(a.got[0], "echo:one");
   CHECK_STR(a.got[1], "echo:two");
   CHECK_INT(a.last_auth, tls ? XS2S_AUTH_SASL_EXTERNAL : XS2S_AUTH_DIALBACK);
@@ -867,8 +572,8 @@ static int has_body(const node *n, const char *body) {
  * each answer reaches the right one. */
 static void test_several_local_domains(void) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
   oa.domain2 = "a2.test";
   if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
     CHECK(!"engines start");
@@ -876,10 +581,10 @@ static void test_several_local_domains(void) {
   }
   b.echo = 1;
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "from a"), 0);
-  CHECK_INT(send_msg(&a, "carol@a2.test", "bob@b.test", "from a2"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "from a", NULL), 0);
+  CHECK_INT(node_send(&a, "carol@a2.test", "bob@b.test", "from a2", NULL), 0);
   want w = {&a, 2, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK(has_body(&b, "from a"));
   CHECK(has_body(&b, "from a2"));
   CHECK(has_body(&a, "echo:from a"));
@@ -889,7 +594,7 @@ static void test_several_local_domains(void) {
   CHECK_INT(p.found, 1);
   CHECK_INT(p.extra, 1); /* (a.test, b.test) and (a2.test, b.test) */
   /* Sending from a domain this context does not serve is refused. */
-  CHECK_INT(send_msg(&a, "eve@a3.test", "bob@b.test", "no"),
+  CHECK_INT(node_send(&a, "eve@a3.test", "bob@b.test", "no", NULL),
             XS2S_ERR_INVALID_ARGUMENT);
   CHECK_INT(a.bounces + b.bounces, 0);
   check_books(&a);
@@ -902,8 +607,8 @@ static void test_several_local_domains(void) {
  * it serves (the last of 100 here). */
 static void test_many_local_domains(void) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
   ob.fillers = 100;
   oa.route_domain = "f100.test";
   oa.route_target = "127.0.0.32:5269";
@@ -913,9 +618,9 @@ static void test_many_local_domains(void) {
   }
   b.echo = 1;
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@f100.test", "to f100"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@f100.test", "to f100", NULL), 0);
   want w = {&a, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK(has_body(&b, "to f100"));
   CHECK(has_body(&a, "echo:to f100"));
   CHECK_INT(a.bounces + b.bounces, 0);
@@ -930,17 +635,17 @@ static void test_many_local_domains(void) {
  * that stream like any stanza instead of being dropped. */
 static void test_error_reply(void) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
   if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
     CHECK(!"engines start");
     return;
   }
   b.refuse = XS2S_STANZA_ERR_SERVICE_UNAVAILABLE;
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "refused"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "refused", NULL), 0);
   want w = {&a, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_INT(b.ngot, 1);
   CHECK_INT(a.errors, 1);
   CHECK_INT(a.bounces + b.bounces, 0);
@@ -973,8 +678,8 @@ static uint64_t out_id(node *n, const char *remote) {
   return o.count == 1 ? o.id : 0;
 }
 
-static int reconfigure(node *n, const opts *o, char *msg, size_t size) {
-  xs2s_config *cfg = make_config(o);
+static int reconfigure(node *n, const node_opts *o, char *msg, size_t size) {
+  xs2s_config *cfg = node_config(o);
   int rc = cfg ? xs2s_ctx_reconfigure(n->ctx, cfg, msg, size)
                : XS2S_ERR_INVALID_ARGUMENT;
   xs2s_config_free(cfg);
@@ -989,39 +694,39 @@ static int reconfigure(node *n, const opts *o, char *msg, size_t size) {
  * (a listener address in use, a new local domain) changes nothing. */
 static void test_reconfigure_keeps_stream(void) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
   if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
     CHECK(!"engines start");
     return;
   }
   b.echo = 1;
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "one"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "one", NULL), 0);
   want w = {&a, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   uint64_t id = out_id(&a, "b.test");
   CHECK(id != 0);
   int ups = a.ups;
   char msg[256];
-  opts o2 = oa;
-  o2.idle_ms = 900000;
-  o2.queue_ms = 60000;
+  node_opts o2 = oa;
+  o2.timeouts[XS2S_TIMEOUT_IDLE] = 900000;
+  o2.timeouts[XS2S_TIMEOUT_QUEUE] = 60000;
   o2.privacy = XS2S_PRIVACY_DENY_LIST;
   o2.privacy_domain = "c.test";
   CHECK_INT(reconfigure(&a, &o2, msg, sizeof(msg)), 0);
   CHECK(strstr(msg, "applied in place") != NULL);
   CHECK(strstr(msg, "0 streams closed") != NULL);
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "two"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "two", NULL), 0);
   w.got = 2;
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_STR(a.got[1], "echo:two");
   CHECK(out_id(&a, "b.test") == id); /* the same stream carried it */
   CHECK_INT(a.ups, ups);
   CHECK_INT(a.downs + b.downs, 0);
 
   /* A listener whose address b.test holds: refused, nothing changed. */
-  xs2s_config *bad = make_config(&o2);
+  xs2s_config *bad = node_config(&o2);
   CHECK_INT(xs2s_config_add_listener(bad, "127.0.0.32:5269", 0), 0);
   CHECK_INT(xs2s_ctx_reconfigure(a.ctx, bad, msg, sizeof(msg)),
             XS2S_ERR_SYSTEM);
@@ -1030,13 +735,13 @@ static void test_reconfigure_keeps_stream(void) {
   CHECK(xs2s_ctx_listen_port(a.ctx, 0) == 5269);
   CHECK(xs2s_ctx_listen_port(a.ctx, 1) == 0);
   /* One more local domain needs a new engine: refused, named. */
-  opts o3 = o2;
+  node_opts o3 = o2;
   o3.domain2 = "a2.test";
   CHECK_INT(reconfigure(&a, &o3, msg, sizeof(msg)),
             XS2S_ERR_RESTART_REQUIRED);
   CHECK(strstr(msg, "a2.test") != NULL);
   /* A new listener is opened, the old one kept; then it is closed. */
-  xs2s_config *more = make_config(&o2);
+  xs2s_config *more = node_config(&o2);
   CHECK_INT(xs2s_config_add_listener(more, "127.0.0.31:5299", 0), 0);
   CHECK_INT(xs2s_ctx_reconfigure(a.ctx, more, msg, sizeof(msg)), 0);
   CHECK(strstr(msg, "1 listener kept, 1 opened, 0 closed") != NULL);
@@ -1047,9 +752,9 @@ static void test_reconfigure_keeps_stream(void) {
   CHECK(xs2s_ctx_listen_port(a.ctx, 1) == 0);
 
   /* The stream survived all of it; and b.test still reaches a.test. */
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "three"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "three", NULL), 0);
   w.got = 3;
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK(out_id(&a, "b.test") == id);
   CHECK_INT(a.downs + b.downs, 0);
   CHECK_INT(a.bounces + b.bounces, 0);
@@ -1070,34 +775,34 @@ static int streams_gone(void *arg) {
  * further sends are refused. */
 static void test_reconfigure_denies_peer(void) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
   oa.domain2 = "a2.test";
   if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
     CHECK(!"engines start");
     return;
   }
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "before"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "before", NULL), 0);
   want w = {&b, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK(out_id(&a, "b.test") != 0);
   /* Queued: the pair (a2.test, b.test) is not authenticated yet. */
-  CHECK_INT(send_msg(&a, "carol@a2.test", "bob@b.test", "queued 1"), 0);
-  CHECK_INT(send_msg(&a, "carol@a2.test", "bob@b.test", "queued 2"), 0);
+  CHECK_INT(node_send(&a, "carol@a2.test", "bob@b.test", "queued 1", NULL), 0);
+  CHECK_INT(node_send(&a, "carol@a2.test", "bob@b.test", "queued 2", NULL), 0);
   xs2s_counters k;
   xs2s_ctx_counters(a.ctx, &k);
   CHECK(k.queued_bytes > 0);
-  opts o2 = oa;
+  node_opts o2 = oa;
   o2.privacy = XS2S_PRIVACY_DENY_LIST;
   o2.privacy_domain = "b.test";
   char msg[256];
   CHECK_INT(reconfigure(&a, &o2, msg, sizeof(msg)), 0);
   CHECK(strstr(msg, "1 domain dropped") != NULL);
   CHECK_INT(a.bounces, 0); /* never from inside the call */
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "after"),
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "after", NULL),
             XS2S_ERR_POLICY);
-  CHECK(run_until(ns, 2, streams_gone, ns, 10000));
+  CHECK(node_run(ns, 2, streams_gone, ns, 10000));
   CHECK_INT(a.bounces, 2);
   CHECK_INT(a.last_cond, XS2S_STANZA_ERR_POLICY_VIOLATION);
   CHECK(b.policy_closes >= 1); /* b.test read the stream error */
@@ -1112,8 +817,8 @@ static void test_reconfigure_denies_peer(void) {
  * the next send goes through. */
 static void test_reconfigure_allow_list(void) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
   oa.privacy = XS2S_PRIVACY_ALLOW_LIST;
   oa.privacy_domain = "c.test";
   if (node_start(&a, &oa) < 0 || node_start(&b, &ob) < 0) {
@@ -1122,15 +827,15 @@ static void test_reconfigure_allow_list(void) {
   }
   b.echo = 1;
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "no"),
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "no", NULL),
             XS2S_ERR_POLICY);
-  opts o2 = oa;
+  node_opts o2 = oa;
   o2.privacy_domain = "b.test";
   char msg[256];
   CHECK_INT(reconfigure(&a, &o2, msg, sizeof(msg)), 0);
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "yes"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "yes", NULL), 0);
   want w = {&a, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_STR(b.ngot ? b.got[0] : "", "yes");
   CHECK_STR(a.ngot ? a.got[0] : "", "echo:yes"); /* b.test's stream too */
   CHECK_INT(a.bounces + b.bounces, 0);
@@ -1150,8 +855,8 @@ static int nothing_open(void *arg) {
  * with the new certificate (SASL EXTERNAL at b.test). */
 static void test_reconfigure_certificates(void) {
   node a, b;
-  opts oa = base("a.test", "127.0.0.31:5269");
-  opts ob = base("b.test", "127.0.0.32:5269");
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  node_opts ob = base("b.test", "127.0.0.32:5269");
   oa.tls = ob.tls = XS2S_TLS_REQUIRED;
   oa.certs = ob.certs = 1;
   oa.ca = ob.ca = "ca.pem";
@@ -1161,31 +866,32 @@ static void test_reconfigure_certificates(void) {
     return;
   }
   node *ns[2] = {&a, &b};
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "old cert"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "old cert", NULL), 0);
   want w = {&b, 1, 0};
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_INT(b.last_auth, XS2S_AUTH_DIALBACK);
   int ups = b.ups;
-  opts o2 = oa;
+  node_opts o2 = oa;
   o2.cert_name = NULL;
   char msg[256];
   CHECK_INT(reconfigure(&a, &o2, msg, sizeof(msg)), 0);
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "same stream"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "same stream", NULL),
+            0);
   w.got = 2;
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_INT(b.ups, ups); /* no new authentication */
   /* b.test restarts: a.test's next connection shows the new certificate. */
   node_stop(&b);
   node *na[1] = {&a};
-  CHECK(run_until(na, 1, nothing_open, na, 10000));
+  CHECK(node_run(na, 1, nothing_open, na, 10000));
   if (node_start(&b, &ob) < 0) {
     CHECK(!"b.test restarts");
     node_stop(&a);
     return;
   }
-  CHECK_INT(send_msg(&a, "alice@a.test", "bob@b.test", "new cert"), 0);
+  CHECK_INT(node_send(&a, "alice@a.test", "bob@b.test", "new cert", NULL), 0);
   w.got = 1;
-  CHECK(run_until(ns, 2, have, &w, 10000));
+  CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_STR(b.ngot ? b.got[0] : "", "new cert");
   CHECK_INT(b.last_auth, XS2S_AUTH_SASL_EXTERNAL);
   CHECK_INT(a.bounces, 0);
@@ -1194,41 +900,30 @@ static void test_reconfigure_certificates(void) {
   node_stop(&b);
 }
 
-static int write_dns(const char *path) {
-  FILE *f = fopen(path, "w");
-  if (!f)
-    return -1;
-  fputs("server:\n"
-        "  local-zone: \"test.\" static\n"
-        "  local-data: \"a.test. 60 IN A 127.0.0.31\"\n"
-        "  local-data: \"b.test. 60 IN A 127.0.0.32\"\n"
-        "  local-data: \"_xmpp-server._tcp.c.test. 60 IN SRV 0 0 5269 "
-        "down.c.test.\"\n"
-        "  local-data: \"_xmpp-server._tcp.c.test. 60 IN SRV 10 0 5269 "
-        "up.c.test.\"\n"
-        "  local-data: \"down.c.test. 60 IN A 127.0.0.34\"\n"
-        "  local-data: \"up.c.test. 60 IN A 127.0.0.33\"\n"
-        "  local-data: \"c.test. 60 IN A 127.0.0.33\"\n"
-        "  local-data: \"down.test. 60 IN A 127.0.0.35\"\n"
-        "  local-data: \"_xmpps-server._tcp.d.test. 60 IN SRV 0 0 5270 "
-        "xmpp.d.test.\"\n"
-        "  local-data: \"xmpp.d.test. 60 IN A 127.0.0.36\"\n"
-        "  local-data: \"a2.test. 60 IN A 127.0.0.31\"\n",
-        f);
-  return fclose(f);
-}
+/* Names of the engines and of the SRV cases, as libunbound local data. */
+static const char e2e_dns[] =
+    "  local-data: \"a.test. 60 IN A 127.0.0.31\"\n"
+    "  local-data: \"b.test. 60 IN A 127.0.0.32\"\n"
+    "  local-data: \"_xmpp-server._tcp.c.test. 60 IN SRV 0 0 5269 "
+    "down.c.test.\"\n"
+    "  local-data: \"_xmpp-server._tcp.c.test. 60 IN SRV 10 0 5269 "
+    "up.c.test.\"\n"
+    "  local-data: \"down.c.test. 60 IN A 127.0.0.34\"\n"
+    "  local-data: \"up.c.test. 60 IN A 127.0.0.33\"\n"
+    "  local-data: \"c.test. 60 IN A 127.0.0.33\"\n"
+    "  local-data: \"down.test. 60 IN A 127.0.0.35\"\n"
+    "  local-data: \"_xmpps-server._tcp.d.test. 60 IN SRV 0 0 5270 "
+    "xmpp.d.test.\"\n"
+    "  local-data: \"xmpp.d.test. 60 IN A 127.0.0.36\"\n"
+    "  local-data: \"a2.test. 60 IN A 127.0.0.31\"\n";
 
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: test_e2e CERTS_DIR\n");
     return 2;
   }
-  certs = argv[1];
-  char dir[] = "/tmp/xs2s-e2e-XXXXXX";
-  if (!mkdtemp(dir))
-    return 2;
-  snprintf(dns_conf, sizeof(dns_conf), "%s/dns.conf", dir);
-  if (write_dns(dns_conf) < 0)
+  node_certs_dir = argv[1];
+  if (node_setup_dns(e2e_dns) < 0)
     return 2;
   RUN(test_tls_off_dialback);
   RUN(test_tls_dialback);
@@ -1254,7 +949,6 @@ int main(int argc, char **argv) {
   RUN(test_reconfigure_denies_peer);
   RUN(test_reconfigure_allow_list);
   RUN(test_reconfigure_certificates);
-  unlink(dns_conf);
-  rmdir(dir);
+  node_cleanup_dns();
   return check_finish();
 }
