@@ -5,7 +5,11 @@
  *   xs2s-echo --domain D [--listen ADDR:PORT]... [--cert FILE --key FILE]
  *             [--ca FILE] [--tls required|optional|off] [--secret S]
  *             [--resolver-conf FILE] [--route DOMAIN=HOST:PORT]...
+ *             [--listen-tls ADDR:PORT]... [--route-tls DOMAIN=HOST:PORT]...
  *             [--verbose]
+ *
+ * The -tls forms use XEP-0368 direct TLS: TLS from the first byte instead
+ * of STARTTLS.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -103,6 +107,8 @@ static int usage(void) {
           "                 [--ca FILE] [--tls required|optional|off] "
           "[--secret S]\n"
           "                 [--resolver-conf FILE] [--route "
+          "DOMAIN=HOST:PORT]...\n"
+          "                 [--listen-tls ADDR:PORT]... [--route-tls "
           "DOMAIN=HOST:PORT]... [--verbose]\n");
   return 2;
 }
@@ -122,8 +128,9 @@ int main(int argc, char **argv) {
     i++;
     if (!strcmp(o, "--domain")) {
       domain = v;
-    } else if (!strcmp(o, "--listen")) {
-      rc = xs2s_config_add_listener(cfg, v, 0);
+    } else if (!strcmp(o, "--listen") || !strcmp(o, "--listen-tls")) {
+      rc = xs2s_config_add_listener(
+          cfg, v, strcmp(o, "--listen") ? XS2S_LISTEN_DIRECT_TLS : 0);
       listeners++;
     } else if (!strcmp(o, "--cert")) {
       cert = v;
@@ -143,14 +150,15 @@ int main(int argc, char **argv) {
       rc = xs2s_config_set_dialback_secret(cfg, v);
     } else if (!strcmp(o, "--resolver-conf")) {
       rc = xs2s_config_set_unbound_config(cfg, v);
-    } else if (!strcmp(o, "--route")) {
+    } else if (!strcmp(o, "--route") || !strcmp(o, "--route-tls")) {
       char d[1024];
       const char *eq = strchr(v, '=');
       if (!eq || (size_t)(eq - v) >= sizeof(d))
         return usage();
       memcpy(d, v, (size_t)(eq - v));
       d[eq - v] = '\0';
-      rc = xs2s_config_add_route(cfg, d, eq + 1, 0);
+      rc = xs2s_config_add_route(
+          cfg, d, eq + 1, strcmp(o, "--route") ? XS2S_ROUTE_DIRECT_TLS : 0);
     } else {
       return usage();
     }

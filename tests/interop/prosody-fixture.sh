@@ -154,6 +154,11 @@ pf_start() {
     cp "$cafile" "$dir/certs/cafile.pem" || return 1
     for d in "${domains[@]}"; do
       cert=${d#*=}
+      name=${d%%=*}
+      # The direct-TLS port picks certificates by SNI through Prosody's
+      # automatic search, which pairs NAME.crt with NAME.key.
+      cp "$certs/$cert.pem" "$dir/certs/$name.crt" || return 1
+      cp "$certs/$cert.key" "$dir/certs/$name.key" || return 1
       [ -f "$dir/certs/$cert.pem" ] && continue
       cp "$certs/$cert.pem" "$certs/$cert.key" "$dir/certs/" || return 1
     done
