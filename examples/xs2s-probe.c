@@ -296,7 +296,7 @@ static void on_result(const xs2s_resolve_result *res, void *user_data) {
 
 static int resolve(args *a, xs2s_resolve_result **res) {
   xs2s_resolver *r = NULL;
-  int rc = xs2s_resolver_new(&a->ropts, &r);
+  int rc = xs2s_resolver_new(&r, &a->ropts);
   for (size_t i = 0; i < a->nroutes && rc == 0; i++) {
     const route_arg *rt = &a->routes[i];
     rc = xs2s_resolver_add_route(r, rt->domain ? rt->domain : a->o.domain,

@@ -199,7 +199,7 @@ static int open_resolver(xs2s_ctx *ctx) {
   o.clock = resolver_clock;
   o.clock_user_data = ctx;
   o.mem = &ctx->mem;
-  int rc = xs2s_resolver_new(&o, &ctx->resolver);
+  int rc = xs2s_resolver_new(&ctx->resolver, &o);
   if (rc < 0 || (rc = xs2s__ctx_add_routes(ctx, cfg)) < 0)
     return rc;
   xs2s__timer_init(&ctx->resolver_timer, resolver_timer_fn, ctx);

@@ -63,8 +63,8 @@ static int configure(struct ub_ctx *ub, const xs2s_resolver_options *o) {
   return 0;
 }
 
-int xs2s_resolver_new(const xs2s_resolver_options *options,
-                      xs2s_resolver **out) {
+int xs2s_resolver_new(xs2s_resolver **out,
+                      const xs2s_resolver_options *options) {
   static const xs2s_resolver_options defaults;
   const xs2s_resolver_options *o = options ? options : &defaults;
   if (!out)

@@ -40,7 +40,7 @@ static xs2s_resolver *make_with(const char *conf, uint64_t *seed) {
   o.random = test_rng;
   o.random_user_data = seed;
   xs2s_resolver *r = NULL;
-  CHECK_INT(xs2s_resolver_new(&o, &r), 0);
+  CHECK_INT(xs2s_resolver_new(&r, &o), 0);
   return r;
 }
 
@@ -527,13 +527,13 @@ static void test_config_errors(void) {
   xs2s_resolver_options o = {0};
   xs2s_resolver *r = (xs2s_resolver *)&o;
   o.unbound_conf = "/nonexistent/unbound.conf";
-  CHECK_INT(xs2s_resolver_new(&o, &r), XS2S_ERR_RESOLVER_CONFIG);
+  CHECK_INT(xs2s_resolver_new(&r, &o), XS2S_ERR_RESOLVER_CONFIG);
   CHECK(r == NULL);
   o.unbound_conf = write_conf("syntax.conf", "server:\n  no-such-option: 1\n");
-  CHECK_INT(xs2s_resolver_new(&o, &r), XS2S_ERR_RESOLVER_CONFIG);
+  CHECK_INT(xs2s_resolver_new(&r, &o), XS2S_ERR_RESOLVER_CONFIG);
   o.unbound_conf = conf_path;
   o.resolv_conf = "/nonexistent/resolv.conf";
-  CHECK_INT(xs2s_resolver_new(&o, &r), XS2S_ERR_RESOLVER_CONFIG);
+  CHECK_INT(xs2s_resolver_new(&r, &o), XS2S_ERR_RESOLVER_CONFIG);
   CHECK_INT(xs2s_resolver_new(NULL, NULL), XS2S_ERR_INVALID_ARGUMENT);
 
   /* A resolv.conf and hosts file of our own, with no DNS needed: the
@@ -543,7 +543,7 @@ static void test_config_errors(void) {
   h.hosts_file = write_conf("hosts", "192.0.2.33 hosted.example\n");
   h.unbound_conf = write_conf("hosts-only.conf",
                               "server:\n  local-zone: \"example.\" static\n");
-  CHECK_INT(xs2s_resolver_new(&h, &r), 0);
+  CHECK_INT(xs2s_resolver_new(&r, &h), 0);
   if (r) {
     xs2s_resolve_result *res = resolve(r, "hosted.example");
     CHECK_INT(res->error, 0);
@@ -602,7 +602,7 @@ static void test_timeout(void) {
   o.clock = fake_clock;
   fake_now = 1000;
   xs2s_resolver *r = NULL;
-  CHECK_INT(xs2s_resolver_new(&o, &r), 0);
+  CHECK_INT(xs2s_resolver_new(&r, &o), 0);
   got g = {0};
   CHECK_INT(xs2s_resolve(r, "slow.example", on_result, &g, NULL), 0);
   CHECK_INT(xs2s_resolver_timeout(r), 5000);
@@ -702,7 +702,7 @@ static void test_allocator_and_copy(void) {
   o.random_user_data = &seed;
   o.mem = &mem;
   xs2s_resolver *r = NULL;
-  CHECK_INT(xs2s_resolver_new(&o, &r), 0);
+  CHECK_INT(xs2s_resolver_new(&r, &o), 0);
   CHECK(live_blocks > 0);
   CHECK_INT(xs2s_resolver_add_route(r, "routed.example", "192.0.2.1", 0,
                                     XS2S_RESOLVE_TLS_STARTTLS),

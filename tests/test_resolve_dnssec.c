@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
   o.unbound_conf = argv[1];
   o.random = test_rng;
   o.random_user_data = &seed;
-  CHECK_INT(xs2s_resolver_new(&o, &resolver), 0);
+  CHECK_INT(xs2s_resolver_new(&resolver, &o), 0);
   if (!resolver)
     return check_finish();
   RUN(test_secure);

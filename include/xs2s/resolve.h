@@ -230,16 +230,16 @@ typedef struct xs2s_resolver_options {
 
 /**
  * xs2s_resolver_new - create a resolver.
+ * @out: receives the resolver (NULL on failure).
  * @options: configuration (read during the call only); NULL for defaults.
- * @out: receives the resolver.
  *
  * Reads the configuration files now. Returns 0, XS2S_ERR_NOMEM, or
  * XS2S_ERR_RESOLVER_CONFIG when a file cannot be read or parsed (some
  * settings are only checked by libunbound at the first resolution, which
  * then returns the same code). Free with xs2s_resolver_free().
  */
-XS2S_EXTERN int xs2s_resolver_new(const xs2s_resolver_options *options,
-                                  xs2s_resolver **out);
+XS2S_EXTERN int xs2s_resolver_new(xs2s_resolver **out,
+                                  const xs2s_resolver_options *options);
 
 /**
  * xs2s_resolver_free - free a resolver and cancel its queries.
