@@ -98,8 +98,8 @@ static void on_log(xs2s_ctx *ctx, xs2s_log_level level, const char *line,
   (void)ctx;
   node *n = ud;
   if (getenv("XS2S_TEST_VERBOSE"))
-    fprintf(stderr, "[%s] %s: %s\n", n->name, xs2s_log_level_name(level),
-            line);
+    fprintf(stderr, "%lld [%s] %s: %s\n", (long long)(node_now_ms() % 100000),
+            n->name, xs2s_log_level_name(level), line);
 }
 
 static const xs2s_ctx_callbacks ctx_cb = {on_stanza, on_bounce, on_up,
