@@ -97,6 +97,8 @@ static void on_log(xs2s_ctx *ctx, xs2s_log_level level, const char *line,
                    void *ud) {
   (void)ctx;
   node *n = ud;
+  if (strncmp(line, "refused ", 8) == 0)
+    n->refused_logs++;
   if (getenv("XS2S_TEST_VERBOSE"))
     fprintf(stderr, "%lld [%s] %s: %s\n", (long long)(node_now_ms() % 100000),
             n->name, xs2s_log_level_name(level), line);

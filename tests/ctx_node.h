@@ -29,6 +29,7 @@ typedef struct node {
   char last_text[256];
   int ups, downs;
   int echo; /* answer every message with "echo:" + its body */
+  int refused_logs; /* log lines about connections refused at accept */
 } node;
 
 /* Options of node_start(); zero means the engine's default. */

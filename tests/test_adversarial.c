@@ -471,9 +471,67 @@ static void test_skip_starttls(void) {
   settle();
 }
 
+/* The accept-rate settings of a.test (start_nodes()). */
+#define ACCEPT_BURST 100
+#define ACCEPT_PER_MINUTE 600
+#define REFUSAL_LOG_MS 2000
+
+/* Attempts the rate limit lets through in @ms: the burst plus the refill,
+ * plus one for the rounding of a partial token. */
+static uint64_t rate_allows(int64_t ms) {
+  return ACCEPT_BURST + (uint64_t)ms * ACCEPT_PER_MINUTE / 60000 + 1;
+}
+
+/* Log lines about refusals that a.test may write in @ms: the first in
+ * full, then one summary per interval (plus one for the window that was
+ * open when the count started and one for the window still open). */
+static int logs_allowed(int64_t ms) {
+  return 3 + (int)(ms / REFUSAL_LOG_MS);
+}
+
+static void test_connection_churn(void) {
+  /* Connect and hang up, one connection at a time: never more than one
+   * open, so only the accept-rate limit can stop it. */
+  enum { N = 2000 };
+  xs2s_counters c0, c;
+  xs2s_ctx_counters(a.ctx, &c0);
+  int logs0 = a.refused_logs;
+  int64_t start = node_now_ms();
+  for (int i = 0; i < N; i++) {
+    int fd = tcp_to(ATTACKER_IP, A_IP, a_port, 0);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+      close(fd);
+    if (i % 20 == 19)
+      node_run_for(both, 2, 1);
+  }
+  uint64_t seen = 0;
+  int64_t end = node_now_ms() + 20000;
+  while (seen < N && node_now_ms() < end) {
+    node_run_for(both, 2, 10);
+    xs2s_ctx_counters(a.ctx, &c);
+    seen = (c.connections_in - c0.connections_in) +
+           (c.refused_by_limit - c0.refused_by_limit);
+  }
+  int64_t took = node_now_ms() - start;
+  uint64_t kept = c.connections_in - c0.connections_in;
+  uint64_t refused = c.refused_by_limit - c0.refused_by_limit;
+  int logs = a.refused_logs - logs0;
+  printf("  connection churn: %d attempts in %lld ms, %llu accepted, %llu "
+         "refused by accept-rate (burst %d, %d/min), %d log lines\n",
+         N, (long long)took, (unsigned long long)kept,
+         (unsigned long long)refused, ACCEPT_BURST, ACCEPT_PER_MINUTE, logs);
+  CHECK_INT(seen, N);
+  CHECK(kept <= rate_allows(took));
+  CHECK(refused >= N - rate_allows(took));
+  CHECK(logs >= 1);
+  CHECK(logs <= logs_allowed(took));
+  settle();
+}
+
 static void test_connection_flood(void) {
   /* 10,000 connections at once from one address; the limits are 50 per
-   * address and 200 in total. */
+   * address and 200 in total, and the accept-rate. */
   enum { N = 10000 };
   struct rlimit rl = {N + 1024, N + 1024};
   if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
@@ -484,6 +542,8 @@ static void test_connection_flood(void) {
   xs2s_counters c0;
   xs2s_ctx_counters(a.ctx, &c0);
   long rss0 = rss_kib();
+  int logs0 = a.refused_logs;
+  int64_t start = node_now_ms();
   int opened = 0;
   for (int i = 0; i < N; i++) {
     fds[i] = tcp_to(ATTACKER_IP, A_IP, a_port, 1);
@@ -506,13 +566,22 @@ static void test_connection_flood(void) {
     if (seen >= N || node_now_ms() > end)
       break;
   }
+  int64_t took = node_now_ms() - start;
   uint64_t kept = c.connections_in - c0.connections_in;
   uint64_t refused = c.refused_by_limit - c0.refused_by_limit;
-  printf("  connection flood: %d opened, %llu accepted (each closed by the "
-         "handshake timer in turn), %llu refused, at most %llu open at once, "
-         "RSS +%ld KiB\n",
-         N, (unsigned long long)kept, (unsigned long long)refused,
-         (unsigned long long)peak, rss_kib() - rss0);
+  int logs = a.refused_logs - logs0;
+  long grown = rss_kib() - rss0;
+  printf("  connection flood: %d opened in %lld ms, %llu accepted (each "
+         "closed by the handshake timer in turn), %llu refused, at most %llu "
+         "open at once, %d log lines, RSS +%ld KiB\n",
+         N, (long long)took, (unsigned long long)kept,
+         (unsigned long long)refused, (unsigned long long)peak, logs, grown);
+  /* What the accept-rate lets through, however long the flood lasts. */
+  CHECK(kept <= rate_allows(took));
+  /* One line, then one per interval: not one per refused connection. */
+  CHECK(logs >= 1);
+  CHECK(logs <= logs_allowed(took));
+  CHECK(grown < 8192);
   /* Never more than the per-address limit from the attacker at once. */
   CHECK(peak <= base_conns + 50);
   CHECK(refused > 0);
@@ -540,6 +609,9 @@ static void start_nodes(void) {
   oa.limits[XS2S_LIMIT_STANZA_BYTES] = 16384;
   oa.limits[XS2S_LIMIT_CONNECTIONS] = 200;
   oa.limits[XS2S_LIMIT_CONNECTIONS_PER_ADDRESS] = 50;
+  oa.limits[XS2S_LIMIT_ACCEPT_BURST] = ACCEPT_BURST;
+  oa.limits[XS2S_LIMIT_ACCEPT_RATE] = ACCEPT_PER_MINUTE;
+  oa.timeouts[XS2S_TIMEOUT_REFUSAL_LOG] = REFUSAL_LOG_MS;
   ob = oa;
   ob.domain = "b.test";
   ob.listen = "127.0.0.42:5269";
@@ -590,7 +662,8 @@ int main(int argc, char **argv) {
       CASE(test_tls_never_finished), CASE(test_stanza_without_end),
       CASE(test_invalid_utf8),       CASE(test_restart_mid_stanza),
       CASE(test_verify_never_asked), CASE(test_dialback_flood),
-      CASE(test_skip_starttls),      CASE(test_connection_flood),
+      CASE(test_skip_starttls),      CASE(test_connection_churn),
+      CASE(test_connection_flood),
       CASE(test_spoofed_from),
 #undef CASE
   };
