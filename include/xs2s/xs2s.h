@@ -926,7 +926,7 @@ typedef struct xs2s_counters {
   uint64_t connections_in;      /**< incoming connections accepted */
   uint64_t connections_out;     /**< outgoing connections established */
   uint64_t connect_failures;    /**< outgoing attempts that failed */
-  uint64_t refused_by_limit;    /**< connections refused by a limit or the accept-rate */
+  uint64_t refused_by_limit;    /**< refused by a limit or the accept-rate */
   uint64_t auth_failures;       /**< streams whose peer failed to authenticate */
   uint64_t stanzas_in;          /**< stanzas delivered to the application */
   uint64_t stanzas_out;         /**< stanzas written to remote streams */
