@@ -31,6 +31,9 @@ static const knob limit_knobs[XS2S_LIMIT_COUNT_] = {
     [XS2S_LIMIT_PARSER_ATTRIBUTES] = {"parser-attributes", 64, 4, 4096},
     [XS2S_LIMIT_TCP_KEEPALIVE_COUNT] = {"tcp-keepalive-count", 3, 1, 127},
     [XS2S_LIMIT_LISTEN_BACKLOG] = {"listen-backlog", 128, 1, 65535},
+    [XS2S_LIMIT_ACCEPT_BURST] = {"accept-burst", 64, 1, 1u << 20},
+    [XS2S_LIMIT_ACCEPT_RATE] = {"accept-rate", 600, 0, 1u << 20},
+    [XS2S_LIMIT_ACCEPT_SOURCES] = {"accept-sources", 4096, 8, 1u << 24},
 };
 
 static const knob timeout_knobs[XS2S_TIMEOUT_COUNT_] = {
@@ -47,6 +50,7 @@ static const knob timeout_knobs[XS2S_TIMEOUT_COUNT_] = {
                                          MS_MAX},
     [XS2S_TIMEOUT_TCP_KEEPALIVE_INTERVAL] = {"tcp-keepalive-interval", 10000,
                                              1000, MS_MAX},
+    [XS2S_TIMEOUT_REFUSAL_LOG] = {"refusal-log", 10000, 0, MS_MAX},
 };
 
 static int knob_index(const knob *knobs, int count, const char *name) {

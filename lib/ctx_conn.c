@@ -406,7 +406,13 @@ static void pump(xs2s__conn *c) {
   }
 }
 
-void xs2s__conn_enter(xs2s__conn *c) { c->depth++; }
+void xs2s__conn_enter(xs2s__conn *c) {
+  c->depth++;
+  /* Calls from outside the session's own events (a verification for
+   * another stream, a new pair, a close) must not use a stale clock. */
+  if (c->session)
+    xs2s__session_clock(c->session, xs2s__loop_now(&c->ctx->loop));
+}
 
 void xs2s__conn_leave(xs2s__conn *c) {
   if (--c->depth > 0)

@@ -17,6 +17,59 @@
 /* A listener that hit EMFILE/ENFILE sleeps this long. */
 #define PAUSE_MS 1000
 
+/* -- Refused connections: rate limit and log --------------------------- */
+
+static void refusal_timer_fn(xs2s__timer *t, uint64_t now, void *arg) {
+  (void)t;
+  xs2s_ctx *ctx = arg;
+  uint64_t n = xs2s__refusal_log_flush(&ctx->refusals, now);
+  if (n)
+    xs2s__ctx_log(ctx, XS2S_LOG_WARNING,
+                  "refused %llu more connections in the last %llu ms "
+                  "(connection limits or accept-rate)",
+                  (unsigned long long)n,
+                  (unsigned long long)ctx->refusals.interval_ms);
+  uint64_t due = xs2s__refusal_log_due(&ctx->refusals);
+  if (due != UINT64_MAX)
+    xs2s__loop_timer_set(&ctx->loop, &ctx->refusal_timer,
+                         due > now ? due - now : 0);
+}
+
+/* One connection refused: logged in full when it opens a summary window,
+ * else only counted for the window's summary line. */
+static void refused(xs2s_ctx *ctx, const struct sockaddr_storage *peer,
+                    const char *why) {
+  uint64_t now = xs2s__loop_now(&ctx->loop);
+  if (!xs2s__refusal_log_note(&ctx->refusals, now))
+    return;
+  char text[XS2S_ADDRSTRLEN];
+  xs2s__net_format_addr((const struct sockaddr *)peer, text);
+  if (ctx->refusals.interval_ms == 0) {
+    xs2s__ctx_log(ctx, XS2S_LOG_WARNING, "refused %s: %s", text, why);
+    return;
+  }
+  xs2s__ctx_log(ctx, XS2S_LOG_WARNING,
+                "refused %s: %s (further refusals within %llu ms are "
+                "counted in one line)",
+                text, why, (unsigned long long)ctx->refusals.interval_ms);
+  xs2s__loop_timer_set(&ctx->loop, &ctx->refusal_timer,
+                       ctx->refusals.interval_ms);
+}
+
+void xs2s__accept_guard_configure(xs2s_ctx *ctx) {
+  const xs2s_config *cfg = ctx->cfg;
+  uint32_t burst = (uint32_t)cfg->limits[XS2S_LIMIT_ACCEPT_BURST];
+  uint32_t rate = (uint32_t)cfg->limits[XS2S_LIMIT_ACCEPT_RATE];
+  size_t sources = (size_t)cfg->limits[XS2S_LIMIT_ACCEPT_SOURCES];
+  if (!ctx->accept_rate.mem) {
+    xs2s__ratelimit_init(&ctx->accept_rate, &ctx->mem, burst, rate, sources);
+    xs2s__timer_init(&ctx->refusal_timer, refusal_timer_fn, ctx);
+  } else {
+    xs2s__ratelimit_configure(&ctx->accept_rate, burst, rate, sources);
+  }
+  ctx->refusals.interval_ms = cfg->timeouts[XS2S_TIMEOUT_REFUSAL_LOG];
+}
+
 static void on_listener(xs2s__loop *l, int fd, unsigned events, void *arg) {
   (void)events;
   xs2s__listener *ln = arg;
@@ -35,13 +88,16 @@ static void on_listener(xs2s__loop *l, int fd, unsigned events, void *arg) {
       xs2s__loop_timer_set(l, &ln->pause_timer, PAUSE_MS);
       return;
     }
-    rc = xs2s__conn_accept(ctx, cfd, &peer, len, ln->flags);
-    if (rc < 0) {
-      char text[XS2S_ADDRSTRLEN];
-      xs2s__ctx_log(ctx, XS2S_LOG_WARNING, "refused %s: %s",
-                    xs2s__net_format_addr((struct sockaddr *)&peer, text),
-                    xs2s_strerror(rc));
+    if (!xs2s__ratelimit_take(&ctx->accept_rate, (struct sockaddr *)&peer,
+                              xs2s__loop_now(l))) {
+      close(cfd);
+      ctx->counters.refused_by_limit++;
+      refused(ctx, &peer, "connection attempts too frequent (accept-rate)");
+      continue;
     }
+    rc = xs2s__conn_accept(ctx, cfd, &peer, len, ln->flags);
+    if (rc < 0)
+      refused(ctx, &peer, xs2s_strerror(rc));
   }
 }
 
@@ -104,6 +160,7 @@ void xs2s__listener_close(xs2s_ctx *ctx, xs2s__listener *ln) {
 
 int xs2s__listeners_open(xs2s_ctx *ctx) {
   const xs2s_config *cfg = ctx->cfg;
+  xs2s__accept_guard_configure(ctx);
   if (cfg->listener_count == 0)
     return 0;
   ctx->listeners =
@@ -124,6 +181,10 @@ int xs2s__listeners_open(xs2s_ctx *ctx) {
 void xs2s__listeners_close(xs2s_ctx *ctx) {
   for (size_t i = 0; i < ctx->nlisteners; i++)
     xs2s__listener_close(ctx, &ctx->listeners[i]);
+  if (ctx->accept_rate.mem) {
+    xs2s__loop_timer_cancel(&ctx->loop, &ctx->refusal_timer);
+    xs2s__ratelimit_free(&ctx->accept_rate);
+  }
 }
 
 void xs2s__ctx_verify_answer(xs2s_ctx *ctx,

@@ -30,6 +30,7 @@
 #include "net.h"
 #include "policy.h"
 #include "queue.h"
+#include "ratelimit.h"
 #include "timer.h"
 
 typedef struct xs2s__conn xs2s__conn;
@@ -220,6 +221,9 @@ struct xs2s_ctx {
   uint64_t next_id;
   xs2s__deferred *deferred, **deferred_tail;
   xs2s__timer deferred_timer;
+  xs2s__ratelimit accept_rate;  /* connection attempts per source */
+  xs2s__refusal_log refusals;   /* refused connections, summarised */
+  xs2s__timer refusal_timer;
   int freeing;
   int shutting_down;
 };
@@ -260,6 +264,9 @@ int xs2s__listener_open(xs2s_ctx *ctx, xs2s__listener *ln,
 void xs2s__listener_close(xs2s_ctx *ctx, xs2s__listener *ln);
 int xs2s__listener_move(xs2s_ctx *ctx, xs2s__listener *from,
                         xs2s__listener *to, unsigned flags);
+/* The accept-rate limit and the refusal log follow ctx->cfg (ctx_in.c;
+ * called at creation by xs2s__listeners_open() and after a reload). */
+void xs2s__accept_guard_configure(xs2s_ctx *ctx);
 /* Routes a verification answer to the incoming stream it belongs to. */
 void xs2s__ctx_verify_answer(xs2s_ctx *ctx,
                              const xs2s_dialback_answer *answer);

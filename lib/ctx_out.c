@@ -332,11 +332,40 @@ void xs2s__remote_pair_failed(xs2s__remote *r, xs2s__conn *c,
   xs2s__conn_close(c, XS2S_STREAM_ERR_NONE, NULL);
 }
 
+/* The peer's certificate did not pass our checks (expired, wrong name,
+ * unknown issuer, DANE mismatch) under a policy that requires it. RFC 6120
+ * 8.3.3.17 names this case for remote-server-timeout ("an XML stream can
+ * be established but stream negotiation fails because of problems with
+ * TLS, SASL, Server Dialback"), of type wait: nothing the sender can
+ * change, and retrying is pointless until the peer's administrator acts.
+ * The stanzas are bounced as soon as every candidate has failed, with a
+ * text that says whose certificate failed; the backoff is as for any
+ * failure. Returns 1 when @error is such a failure. */
+static int certificate_refused(xs2s__remote *r, xs2s__conn *c, int error) {
+  if (error != XS2S_ERR_CERT_UNTRUSTED && error != XS2S_ERR_CERT_NAME_MISMATCH &&
+      error != XS2S_ERR_DANE_MISMATCH)
+    return 0;
+  /* Say what was wrong with it (expired, unknown-ca, ...). */
+  const char *chain = "";
+  xs2s_tls *t = c->session ? xs2s_session_tls(c->session) : NULL;
+  xs2s_tls_verify_result res;
+  memset(&res, 0, sizeof(res));
+  if (t && xs2s_tls_verify_peer(t, r->name, NULL, 0, xs2s__loop_wall_ms(),
+                                &res) != XS2S_ERR_BAD_STATE)
+    chain = xs2s_tls_chain_status_name(res.chain);
+  r->cond = XS2S_STANZA_ERR_REMOTE_SERVER_TIMEOUT;
+  snprintf(r->text, sizeof(r->text), "%s: certificate not accepted (%s%s%s)",
+           r->name, xs2s_strerror(error), *chain ? ", chain " : "", chain);
+  return 1;
+}
+
 void xs2s__remote_conn_gone(xs2s__remote *r, xs2s__conn *c, int error,
                             const char *why) {
   if (r->out != c)
     return;
   r->out = NULL;
+  if (!r->out_authed)
+    certificate_refused(r, c, error);
   if (r->out_authed) {
     r->out_authed = 0;
     r->state = XS2S__REMOTE_IDLE;

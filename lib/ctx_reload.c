@@ -348,6 +348,7 @@ int xs2s_ctx_reconfigure(xs2s_ctx *ctx, const xs2s_config *cfg, char *msg,
   ctx->counts.max_total = (size_t)ctx->cfg->limits[XS2S_LIMIT_CONNECTIONS];
   ctx->counts.max_per_addr =
       (size_t)ctx->cfg->limits[XS2S_LIMIT_CONNECTIONS_PER_ADDRESS];
+  xs2s__accept_guard_configure(ctx);
   switch_secret(ctx, old, &p, &t);
   apply_policy(ctx, &t); /* reads the old routes: old is freed after */
   xs2s_config_free(old);

@@ -904,6 +904,11 @@ int xs2s__session_holding(const xs2s_session *s) {
   return s->plain.len > 0 && s->tls_state == XS2S__TLS_ACTIVE;
 }
 
+void xs2s__session_clock(xs2s_session *s, uint64_t now_ms) {
+  if (now_ms > s->now)
+    s->now = now_ms;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Timers                                                                 */
 /* ---------------------------------------------------------------------- */

@@ -6,7 +6,8 @@
 #                                     SECONDS each
 #   scripts/fuzz.sh list              the target names
 #
-# Targets: parser, stanza_parse, session, dialback, starttls, srv. Builds
+# Targets: parser, stanza_parse, session, dialback, starttls, srv,
+# gateway_config, gateway_component. Builds
 # them with clang in their own build directory (FUZZ_BUILD_DIR, default
 # build-fuzz). The seed corpus in tests/fuzz/corpus/TARGET is read, never
 # written: new inputs go to the build directory, a crashing input to
@@ -16,7 +17,7 @@
 # (cov and ft are libFuzzer's edge and feature counts).
 set -eu
 cd "$(dirname "$0")/.."
-targets="parser stanza_parse session dialback starttls srv gateway_config"
+targets="parser stanza_parse session dialback starttls srv gateway_config gateway_component"
 target=${1:?usage: scripts/fuzz.sh TARGET|all|list SECONDS}
 seconds=${2:-60}
 build=${FUZZ_BUILD_DIR:-build-fuzz}

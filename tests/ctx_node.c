@@ -108,9 +108,11 @@ static void on_log(xs2s_ctx *ctx, xs2s_log_level level, const char *line,
   node *n = ud;
   if (strstr(line, "stream closed") && strstr(line, "(policy-violation)"))
     n->policy_closes++;
+  if (strncmp(line, "refused ", 8) == 0)
+    n->refused_logs++;
   if (getenv("XS2S_TEST_VERBOSE"))
-    fprintf(stderr, "[%s] %s: %s\n", n->name, xs2s_log_level_name(level),
-            line);
+    fprintf(stderr, "%lld [%s] %s: %s\n", (long long)(node_now_ms() % 100000),
+            n->name, xs2s_log_level_name(level), line);
 }
 
 static const xs2s_ctx_callbacks ctx_cb = {on_stanza, on_bounce, on_up,

@@ -37,6 +37,7 @@ typedef struct node {
   int policy_closes; /* streams logged closing with policy-violation */
   int echo; /* answer every message with "echo:" + its body */
   xs2s_stanza_condition refuse; /* answer stanzas with this error */
+  int refused_logs; /* log lines about connections refused at accept */
 } node;
 
 /* Options of node_start(); zero means the engine's default. */

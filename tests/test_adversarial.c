@@ -411,7 +411,12 @@ static void test_dialback_flood(void) {
 static void test_spoofed_from(void) {
   /* The attacker proves b.test honestly (it knows b.test's dialback
    * secret, as a second server of b.test would) and then sends a stanza
-   * claiming to come from c.test. */
+   * claiming to come from c.test. It runs after the floods, and first
+   * lets the legitimate streams idle for longer than the dialback timeout
+   * (4 s): a verification sent on a long-idle stream to b.test used to be
+   * timed from the stream's last event, so it expired at once and the
+   * honest key was answered remote-server-timeout. */
+  node_run_for(both, 2, 4500);
   attacker t;
   att_open(&t, a_port);
   att_puts(&t, header("b.test", "a.test"));
@@ -466,9 +471,67 @@ static void test_skip_starttls(void) {
   settle();
 }
 
+/* The accept-rate settings of a.test (start_nodes()). */
+#define ACCEPT_BURST 100
+#define ACCEPT_PER_MINUTE 600
+#define REFUSAL_LOG_MS 2000
+
+/* Attempts the rate limit lets through in @ms: the burst plus the refill,
+ * plus one for the rounding of a partial token. */
+static uint64_t rate_allows(int64_t ms) {
+  return ACCEPT_BURST + (uint64_t)ms * ACCEPT_PER_MINUTE / 60000 + 1;
+}
+
+/* Log lines about refusals that a.test may write in @ms: the first in
+ * full, then one summary per interval (plus one for the window that was
+ * open when the count started and one for the window still open). */
+static int logs_allowed(int64_t ms) {
+  return 3 + (int)(ms / REFUSAL_LOG_MS);
+}
+
+static void test_connection_churn(void) {
+  /* Connect and hang up, one connection at a time: never more than one
+   * open, so only the accept-rate limit can stop it. */
+  enum { N = 2000 };
+  xs2s_counters c0, c;
+  xs2s_ctx_counters(a.ctx, &c0);
+  int logs0 = a.refused_logs;
+  int64_t start = node_now_ms();
+  for (int i = 0; i < N; i++) {
+    int fd = tcp_to(ATTACKER_IP, A_IP, a_port, 0);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+      close(fd);
+    if (i % 20 == 19)
+      node_run_for(both, 2, 1);
+  }
+  uint64_t seen = 0;
+  int64_t end = node_now_ms() + 20000;
+  while (seen < N && node_now_ms() < end) {
+    node_run_for(both, 2, 10);
+    xs2s_ctx_counters(a.ctx, &c);
+    seen = (c.connections_in - c0.connections_in) +
+           (c.refused_by_limit - c0.refused_by_limit);
+  }
+  int64_t took = node_now_ms() - start;
+  uint64_t kept = c.connections_in - c0.connections_in;
+  uint64_t refused = c.refused_by_limit - c0.refused_by_limit;
+  int logs = a.refused_logs - logs0;
+  printf("  connection churn: %d attempts in %lld ms, %llu accepted, %llu "
+         "refused by accept-rate (burst %d, %d/min), %d log lines\n",
+         N, (long long)took, (unsigned long long)kept,
+         (unsigned long long)refused, ACCEPT_BURST, ACCEPT_PER_MINUTE, logs);
+  CHECK_INT(seen, N);
+  CHECK(kept <= rate_allows(took));
+  CHECK(refused >= N - rate_allows(took));
+  CHECK(logs >= 1);
+  CHECK(logs <= logs_allowed(took));
+  settle();
+}
+
 static void test_connection_flood(void) {
   /* 10,000 connections at once from one address; the limits are 50 per
-   * address and 200 in total. */
+   * address and 200 in total, and the accept-rate. */
   enum { N = 10000 };
   struct rlimit rl = {N + 1024, N + 1024};
   if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
@@ -479,6 +542,8 @@ static void test_connection_flood(void) {
   xs2s_counters c0;
   xs2s_ctx_counters(a.ctx, &c0);
   long rss0 = rss_kib();
+  int logs0 = a.refused_logs;
+  int64_t start = node_now_ms();
   int opened = 0;
   for (int i = 0; i < N; i++) {
     fds[i] = tcp_to(ATTACKER_IP, A_IP, a_port, 1);
@@ -501,13 +566,22 @@ static void test_connection_flood(void) {
     if (seen >= N || node_now_ms() > end)
       break;
   }
+  int64_t took = node_now_ms() - start;
   uint64_t kept = c.connections_in - c0.connections_in;
   uint64_t refused = c.refused_by_limit - c0.refused_by_limit;
-  printf("  connection flood: %d opened, %llu accepted (each closed by the "
-         "handshake timer in turn), %llu refused, at most %llu open at once, "
-         "RSS +%ld KiB\n",
-         N, (unsigned long long)kept, (unsigned long long)refused,
-         (unsigned long long)peak, rss_kib() - rss0);
+  int logs = a.refused_logs - logs0;
+  long grown = rss_kib() - rss0;
+  printf("  connection flood: %d opened in %lld ms, %llu accepted (each "
+         "closed by the handshake timer in turn), %llu refused, at most %llu "
+         "open at once, %d log lines, RSS +%ld KiB\n",
+         N, (long long)took, (unsigned long long)kept,
+         (unsigned long long)refused, (unsigned long long)peak, logs, grown);
+  /* What the accept-rate lets through, however long the flood lasts. */
+  CHECK(kept <= rate_allows(took));
+  /* One line, then one per interval: not one per refused connection. */
+  CHECK(logs >= 1);
+  CHECK(logs <= logs_allowed(took));
+  CHECK(grown < 8192);
   /* Never more than the per-address limit from the attacker at once. */
   CHECK(peak <= base_conns + 50);
   CHECK(refused > 0);
@@ -535,6 +609,9 @@ static void start_nodes(void) {
   oa.limits[XS2S_LIMIT_STANZA_BYTES] = 16384;
   oa.limits[XS2S_LIMIT_CONNECTIONS] = 200;
   oa.limits[XS2S_LIMIT_CONNECTIONS_PER_ADDRESS] = 50;
+  oa.limits[XS2S_LIMIT_ACCEPT_BURST] = ACCEPT_BURST;
+  oa.limits[XS2S_LIMIT_ACCEPT_RATE] = ACCEPT_PER_MINUTE;
+  oa.timeouts[XS2S_TIMEOUT_REFUSAL_LOG] = REFUSAL_LOG_MS;
   ob = oa;
   ob.domain = "b.test";
   ob.listen = "127.0.0.42:5269";
@@ -573,20 +650,38 @@ int main(int argc, char **argv) {
   pings = 0;
   legit_exchange();
   base_conns = open_conns(&a);
-#define RUN_SEL(fn)                                                            \
-  if (argc < 3 || strcmp(argv[2], #fn) == 0)                                   \
-  RUN(fn)
-  RUN_SEL(test_spoofed_from);
-  RUN_SEL(test_slowloris);
-  RUN_SEL(test_header_then_silence);
-  RUN_SEL(test_tls_never_finished);
-  RUN_SEL(test_stanza_without_end);
-  RUN_SEL(test_invalid_utf8);
-  RUN_SEL(test_restart_mid_stanza);
-  RUN_SEL(test_verify_never_asked);
-  RUN_SEL(test_dialback_flood);
-  RUN_SEL(test_skip_starttls);
-  RUN_SEL(test_connection_flood);
+  /* The cases in this order (the spoofing case runs after the floods: its
+   * honest dialback must not suffer from what they left behind), or the
+   * cases named on the command line, in the order given. */
+  static const struct {
+    const char *name;
+    void (*fn)(void);
+  } cases[] = {
+#define CASE(fn) {#fn, fn}
+      CASE(test_slowloris),          CASE(test_header_then_silence),
+      CASE(test_tls_never_finished), CASE(test_stanza_without_end),
+      CASE(test_invalid_utf8),       CASE(test_restart_mid_stanza),
+      CASE(test_verify_never_asked), CASE(test_dialback_flood),
+      CASE(test_skip_starttls),      CASE(test_connection_churn),
+      CASE(test_connection_flood),
+      CASE(test_spoofed_from),
+#undef CASE
+  };
+  size_t ncases = sizeof(cases) / sizeof(cases[0]);
+  for (int i = 2; i < argc || (argc < 3 && i - 2 < (int)ncases); i++) {
+    const char *want = argc >= 3 ? argv[i] : cases[i - 2].name;
+    size_t k = 0;
+    while (k < ncases && strcmp(cases[k].name, want) != 0)
+      k++;
+    if (k == ncases) {
+      fprintf(stderr, "no case %s\n", want);
+      CHECK(!"known case");
+      continue;
+    }
+    int before = check_failures;
+    cases[k].fn();
+    printf("%s %s\n", check_failures == before ? "ok  " : "FAIL", want);
+  }
   xs2s_counters c;
   xs2s_ctx_counters(a.ctx, &c);
   printf("a.test: %llu stanzas in, %llu rejected, %llu refused by limit, "

@@ -487,7 +487,11 @@ XS2S_EXTERN int xs2s_session_set_dialback_secret(xs2s_session *s,
  * @req: the request a receiving session reported (copied).
  *
  * Sends <db:verify/> once the stream is ready; the answer comes through
- * the verify_answer callback, exactly once per call that returned 0.
+ * the verify_answer callback, exactly once per call that returned 0. The
+ * dialback timeout of the request counts from the time given to the last
+ * xs2s_session_recv(), xs2s_session_on_timer() or xs2s_session_on_eof():
+ * on a stream that was idle, call xs2s_session_on_timer() with the current
+ * time first (the same holds for xs2s_session_add_pair()).
  * Returns 0, XS2S_ERR_BAD_STATE (closing or receiving stream, or the same
  * request already outstanding), XS2S_ERR_LIMIT, XS2S_ERR_INVALID_ARGUMENT,
  * XS2S_ERR_NOMEM.

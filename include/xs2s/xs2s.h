@@ -123,6 +123,20 @@ typedef enum xs2s_limit {
   /** Backlog of each listening socket (listen(2)). Default 128; 1 to
    * 65535. "listen-backlog". */
   XS2S_LIMIT_LISTEN_BACKLOG,
+  /** Connection attempts one source may make at once before the
+   * accept-rate applies (the size of its token bucket); a source is an
+   * IPv4 address or an IPv6 /64. Default 64; 1 to 2^20. "accept-burst". */
+  XS2S_LIMIT_ACCEPT_BURST,
+  /** Connection attempts per minute one source regains (its bucket's
+   * refill); an attempt that finds the bucket empty is closed at accept
+   * and counted in refused_by_limit. Default 600 (10 a second); 0 = no
+   * rate limit; up to 2^20. "accept-rate". */
+  XS2S_LIMIT_ACCEPT_RATE,
+  /** Sources the accept-rate table tracks (rounded down to a power of
+   * two; 24 bytes each, allocated on the first connection). When full, a
+   * new source replaces the fullest bucket near its slot. Default 4096; 8
+   * to 2^24. "accept-sources". */
+  XS2S_LIMIT_ACCEPT_SOURCES,
   XS2S_LIMIT_COUNT_ /**< number of limits (not a limit) */
 } xs2s_limit;
 
@@ -177,6 +191,11 @@ typedef enum xs2s_timeout {
    * the last byte. Default 10000 (10 s); 1000 upward.
    * "tcp-keepalive-interval". */
   XS2S_TIMEOUT_TCP_KEEPALIVE_INTERVAL,
+  /** Connections refused at accept (connection limits, accept-rate) are
+   * logged one line for the first, then one summary line with the count
+   * per this interval while refusals go on. Default 10000 (10 s); 0 = one
+   * line per refusal. "refusal-log". */
+  XS2S_TIMEOUT_REFUSAL_LOG,
   XS2S_TIMEOUT_COUNT_ /**< number of timeouts (not a timeout) */
 } xs2s_timeout;
 
@@ -907,7 +926,7 @@ typedef struct xs2s_counters {
   uint64_t connections_in;      /**< incoming connections accepted */
   uint64_t connections_out;     /**< outgoing connections established */
   uint64_t connect_failures;    /**< outgoing attempts that failed */
-  uint64_t refused_by_limit;    /**< connections refused by a limit */
+  uint64_t refused_by_limit;    /**< refused by a limit or the accept-rate */
   uint64_t auth_failures;       /**< streams whose peer failed to authenticate */
   uint64_t stanzas_in;          /**< stanzas delivered to the application */
   uint64_t stanzas_out;         /**< stanzas written to remote streams */
