@@ -18,6 +18,7 @@
 #include "bounce.h"
 #include "ctx_int.h"
 #include "domain.h"
+#include "session_engine.h"
 #include "session_hold.h"
 
 #define READ_CHUNK 65536

@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "dialback.h"
 #include "ctx_int.h"
+#include "session_engine.h"
 
 static void start(xs2s__remote *r);
 
@@ -140,8 +141,8 @@ static void fail(xs2s__remote *r, xs2s_stanza_condition cond) {
   drop_result(r);
   r->state = XS2S__REMOTE_FAILED;
   r->failures++;
-  xs2s__ctx_log(ctx, XS2S_LOG_WARNING, "%s: %s (%s)", r->name, r->text,
-                xs2s_stanza_condition_name(r->cond));
+  xs2s__ctx_log(ctx, XS2S_LOG_WARNING, "%s: %s; bouncing with %s", r->name,
+                r->text, xs2s_stanza_condition_name(r->cond));
   bounce_queue(r, NULL, r->cond, r->text);
   arm_queue_timer(r);
   answer_verifies(r, r->cond);
@@ -310,14 +311,38 @@ void xs2s__remote_flush(xs2s__remote *r, xs2s__conn *c) {
   arm_queue_timer(r);
 }
 
+/* What a bounce says when @local's pair failed on @c: the peer's refusal,
+ * or, when the pair failed because the stream died first, why it died (the
+ * peer's stream error with its text, or our own failure), which is what an
+ * administrator needs to mend one-way federation. */
+static void pair_failure_text(xs2s__remote *r, xs2s__conn *c,
+                              const char *local, xs2s_stanza_condition cond,
+                              char *text, size_t size) {
+  xs2s_session_close_info why;
+  if (!c->session || !xs2s__session_close_reason(c->session, &why) ||
+      !why.error) {
+    snprintf(text, size, "%s refused %s (%s)", r->name, local,
+             xs2s_stanza_condition_name(cond));
+    return;
+  }
+  const char *said = why.text && *why.text ? why.text : NULL;
+  if (why.origin == XS2S_CLOSED_BY_PEER && why.condition)
+    snprintf(text, size, "%s closed the stream before accepting %s: %s%s%s%s",
+             r->name, local, xs2s_stream_condition_name(why.condition),
+             said ? " (" : "", said ? said : "", said ? ")" : "");
+  else
+    snprintf(text, size, "stream from %s to %s failed: %s%s%s%s", local,
+             r->name, xs2s_strerror(why.error), said ? " (" : "",
+             said ? said : "", said ? ")" : "");
+}
+
 void xs2s__remote_pair_failed(xs2s__remote *r, xs2s__conn *c,
                               const char *local,
                               xs2s_stanza_condition cond) {
   if (r->out != c)
     return;
   char text[200];
-  snprintf(text, sizeof(text), "%s refused %s (%s)", r->name, local,
-           xs2s_stanza_condition_name(cond));
+  pair_failure_text(r, c, local, cond, text, sizeof(text));
   if (c->npairs > 0) {
     /* The stream serves other pairs: only this local domain fails. */
     bounce_queue(r, local, cond, text);

@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "serialize.h"
 #include "domain.h"
+#include "session_engine.h"
 #include "session_hold.h"
 #include "session_int.h"
 
@@ -907,6 +908,17 @@ int xs2s__session_holding(const xs2s_session *s) {
 void xs2s__session_clock(xs2s_session *s, uint64_t now_ms) {
   if (now_ms > s->now)
     s->now = now_ms;
+}
+
+int xs2s__session_close_reason(const xs2s_session *s,
+                               xs2s_session_close_info *info) {
+  if (!s->close_origin)
+    return 0;
+  info->error = s->close_error;
+  info->condition = s->close_condition;
+  info->text = s->close_text;
+  info->origin = s->close_origin;
+  return 1;
 }
 
 /* ---------------------------------------------------------------------- */

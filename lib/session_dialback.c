@@ -312,6 +312,15 @@ int xs2s__dialback_timers(xs2s_session *s) {
 /* What a pair or verification that never got an answer failed with. */
 static xs2s_stanza_condition abandon_condition(const xs2s_session *s) {
   switch (s->close_error) {
+  case XS2S_ERR_PEER_STREAM_ERROR:
+    /* The server was reached; a peer that does not serve the domain says
+     * so, other refusals are a failed negotiation (RFC 6120 8.3.3.17). */
+    if (s->close_condition == XS2S_STREAM_ERR_HOST_UNKNOWN ||
+        s->close_condition == XS2S_STREAM_ERR_HOST_GONE)
+      return XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND;
+    return XS2S_STANZA_ERR_REMOTE_SERVER_TIMEOUT;
+  case XS2S_ERR_TLS:
+  case XS2S_ERR_TLS_HANDSHAKE:
   case XS2S_ERR_TIMEOUT:
     return XS2S_STANZA_ERR_REMOTE_SERVER_TIMEOUT;
   case XS2S_ERR_POLICY:

@@ -28,12 +28,4 @@ int xs2s__session_release(xs2s_session *s);
  * them). */
 int xs2s__session_holding(const xs2s_session *s);
 
-/* Brings the session's clock forward to @now_ms (never back). Calls that
- * start a timer without taking a time (xs2s_session_verify(),
- * xs2s_session_add_pair(), xs2s_session_close()) count from the session's
- * clock, which otherwise is the time of the last recv, timer or EOF: on a
- * stream idle for longer than the dialback timeout, a request would be
- * born expired. */
-void xs2s__session_clock(xs2s_session *s, uint64_t now_ms);
-
 #endif /* XS2S_SESSION_HOLD_H */

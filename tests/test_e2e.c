@@ -7,12 +7,17 @@
  * poll() loop through the external-loop hooks (the built-in loop is used by
  * xs2s-echo in the examples and interop tests). Names come from
  * libunbound local data written to a temporary file; certificates are the
- * certtool ones of tests/data/make-certs.sh. Addresses: 127.0.0.31-36.
+ * certtool ones of tests/data/make-certs.sh. Addresses: 127.0.0.31-37.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <xs2s/xs2s.h>
@@ -300,6 +305,70 @@ static void test_privacy(void) {
   node_stop(&a);
 }
 
+/* A peer that answers a.test's stream header with a stream error (as
+ * Prosody does when it distrusts a certificate): a.test's bounce carries
+ * the peer's condition and text, so that a.test's administrator sees why
+ * nothing gets through. The peer is a raw socket served by a thread. */
+static void *rude_peer(void *arg) {
+  int lfd = *(int *)arg;
+  int fd = accept(lfd, NULL, NULL);
+  if (fd < 0)
+    return NULL;
+  char buf[1024];
+  struct pollfd p = {fd, POLLIN, 0};
+  if (poll(&p, 1, 5000) == 1 && read(fd, buf, sizeof(buf)) > 0) {
+    static const char reply[] =
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+        "xmlns:stream='http://etherx.jabber.org/streams' from='rude.test' "
+        "to='a.test' id='r1' version='1.0'><stream:error><not-authorized "
+        "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text "
+        "xmlns='urn:ietf:params:xml:ns:xmpp-streams'>Your server's "
+        "certificate is not trusted</text></stream:error></stream:stream>";
+    if (write(fd, reply, sizeof(reply) - 1) < 0)
+      perror("rude peer");
+    while (poll(&p, 1, 2000) == 1 && read(fd, buf, sizeof(buf)) > 0)
+      ;
+  }
+  close(fd);
+  return NULL;
+}
+
+static void test_peer_refusal_explained(void) {
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(5269)};
+  inet_pton(AF_INET, "127.0.0.37", &sa.sin_addr);
+  int one = 1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0) {
+    CHECK(!"the rude peer listens on 127.0.0.37:5269");
+    close(lfd);
+    return;
+  }
+  pthread_t t;
+  pthread_create(&t, NULL, rude_peer, &lfd);
+  node a;
+  node_opts oa = base("a.test", "127.0.0.31:5269");
+  if (node_start(&a, &oa) < 0) {
+    CHECK(!"engine starts");
+  } else {
+    node *ns[1] = {&a};
+    CHECK_INT(node_send(&a, "alice@a.test", "bob@rude.test", "hi", NULL), 0);
+    want w = {&a, 0, 1};
+    CHECK(node_run(ns, 1, have, &w, 10000));
+    printf("  bounce %s: %s\n", xs2s_stanza_condition_name(a.last_cond),
+           a.last_text);
+    /* Reached, but negotiation failed: RFC 6120 8.3.3.17. */
+    CHECK_INT(a.last_cond, XS2S_STANZA_ERR_REMOTE_SERVER_TIMEOUT);
+    CHECK(strstr(a.last_text, "rude.test closed the stream before accepting "
+                              "a.test: not-authorized (Your server's "
+                              "certificate is not trusted)") != NULL);
+    check_books(&a);
+    node_stop(&a);
+  }
+  pthread_join(t, NULL);
+  close(lfd);
+}
+
 /* b.test takes clear text in general but requires TLS from a.test: a.test
  * talking to b.test in clear text (its override for b.test) gets nothing
  * delivered, its stanza bounces with policy-violation; with TLS its
@@ -326,6 +395,8 @@ static void test_remote_policy_incoming(void) {
   CHECK(node_run(ns, 2, have, &w, 10000));
   CHECK_INT(b.ngot, 0);
   CHECK_INT(a.last_cond, XS2S_STANZA_ERR_POLICY_VIOLATION);
+  /* The bounce says why, not just "refused". */
+  CHECK(strstr(a.last_text, "peer requires TLS, which is off here") != NULL);
   check_books(&a);
   node_stop(&a);
   node_stop(&b);
@@ -915,7 +986,8 @@ static const char e2e_dns[] =
     "  local-data: \"_xmpps-server._tcp.d.test. 60 IN SRV 0 0 5270 "
     "xmpp.d.test.\"\n"
     "  local-data: \"xmpp.d.test. 60 IN A 127.0.0.36\"\n"
-    "  local-data: \"a2.test. 60 IN A 127.0.0.31\"\n";
+    "  local-data: \"a2.test. 60 IN A 127.0.0.31\"\n"
+    "  local-data: \"rude.test. 60 IN A 127.0.0.37\"\n";
 
 int main(int argc, char **argv) {
   if (argc < 2) {
@@ -937,6 +1009,7 @@ int main(int argc, char **argv) {
   RUN(test_idle_close);
   RUN(test_privacy);
   RUN(test_remote_policy_incoming);
+  RUN(test_peer_refusal_explained);
   RUN(test_listing_and_send_raw);
   RUN(test_graceful_shutdown);
   RUN(test_direct_tls);
