@@ -47,6 +47,7 @@ static const knob timeout_knobs[XS2S_TIMEOUT_COUNT_] = {
                                          MS_MAX},
     [XS2S_TIMEOUT_TCP_KEEPALIVE_INTERVAL] = {"tcp-keepalive-interval", 10000,
                                              1000, MS_MAX},
+    [XS2S_TIMEOUT_TRIM] = {"trim", 5000, 0, MS_MAX},
 };
 
 static int knob_index(const knob *knobs, int count, const char *name) {

@@ -339,6 +339,7 @@ static void flush(xs2s__conn *c) {
       c->broken = 1;
       return;
     }
+    xs2s__conn_trim_touch(c, xs2s__loop_now(&c->ctx->loop));
     c->bytes_out += (uint64_t)k;
     c->ctx->counters.bytes_out += (uint64_t)k;
     xs2s_session_consume(c->session, (size_t)k);
@@ -422,6 +423,7 @@ static void on_read(xs2s__conn *c) {
   ssize_t n = recv(c->fd, local, sizeof(local), 0);
   uint64_t now = xs2s__loop_now(&c->ctx->loop);
   if (n > 0) {
+    xs2s__conn_trim_touch(c, now);
     c->bytes_in += (uint64_t)n;
     c->ctx->counters.bytes_in += (uint64_t)n;
     xs2s_session_recv(c->session, local, (size_t)n, now);
@@ -500,6 +502,7 @@ static xs2s__conn *conn_alloc(xs2s_ctx *ctx, xs2s_direction dir) {
   c->dir = dir;
   xs2s__timer_init(&c->connect_timer, connect_timer_fn, c);
   xs2s__timer_init(&c->session_timer, session_timer_fn, c);
+  xs2s__conn_trim_init(c);
   c->opened_ms = c->last_stanza_ms = xs2s__loop_now(&ctx->loop);
   c->next = ctx->conns;
   if (ctx->conns)
@@ -515,6 +518,7 @@ static void conn_release(xs2s__conn *c, int notify) {
   xs2s_ctx *ctx = c->ctx;
   xs2s__loop_timer_cancel(&ctx->loop, &c->connect_timer);
   xs2s__loop_timer_cancel(&ctx->loop, &c->session_timer);
+  xs2s__conn_trim_stop(c);
   if (c->fd >= 0) {
     xs2s__loop_remove(&ctx->loop, c->fd);
     close(c->fd);

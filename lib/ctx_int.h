@@ -76,7 +76,15 @@ struct xs2s__conn {
   size_t npairs;
   uint64_t bytes_in, bytes_out, stanzas_in, stanzas_out;
   uint64_t opened_ms, last_stanza_ms;
+  xs2s__timer trim_timer; /* ctx_trim.c */
+  uint64_t active_ms;     /* last bytes in or out */
 };
+
+/* Idle trimming (ctx_trim.c): set up the timer; note that bytes moved at
+ * @now (arms the timer when it is not); cancel it. */
+void xs2s__conn_trim_init(xs2s__conn *c);
+void xs2s__conn_trim_touch(xs2s__conn *c, uint64_t now);
+void xs2s__conn_trim_stop(xs2s__conn *c);
 
 /* An outgoing connection to @addr for @r; connect() is started. 0 or a
  * negative code (nothing created). */

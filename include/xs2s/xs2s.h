@@ -177,6 +177,12 @@ typedef enum xs2s_timeout {
    * the last byte. Default 10000 (10 s); 1000 upward.
    * "tcp-keepalive-interval". */
   XS2S_TIMEOUT_TCP_KEEPALIVE_INTERVAL,
+  /** A connection with no bytes in or out for this long gives memory
+   * back: the stream parser's libxml2 context and scratch memory (between
+   * stanzas) and empty buffers, about half of an idle stream's footprint;
+   * the next bytes rebuild them, invisibly to the application. Default
+   * 5000 (5 s); 0 = never. "trim". */
+  XS2S_TIMEOUT_TRIM,
   XS2S_TIMEOUT_COUNT_ /**< number of timeouts (not a timeout) */
 } xs2s_timeout;
 
