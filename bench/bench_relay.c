@@ -287,8 +287,8 @@ static void on_log(xs2s_ctx *ctx, xs2s_log_level level, const char *line,
   (void)ctx;
   node *n = ud;
   if (level == XS2S_LOG_ERROR || getenv("BENCH_VERBOSE"))
-    fprintf(stderr, "[%s] %s: %s\n", n->name, xs2s_log_level_name(level),
-            line);
+    fprintf(stderr, "%.3f [%s] %s: %s\n", (double)(now_ns() % 100000000000) / 1e6,
+            n->name, xs2s_log_level_name(level), line);
 }
 
 static const xs2s_ctx_callbacks ctx_cb = {on_stanza, on_bounce, NULL, NULL,

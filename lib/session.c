@@ -1169,6 +1169,7 @@ void xs2s_session_free(xs2s_session *s) {
   xs2s__free(&s->mem, s->stream_id);
   xs2s__free(&s->mem, s->header_to);
   xs2s__free(&s->mem, s->sasl_domain);
+  xs2s__free(&s->mem, s->peer_check_domain);
   xs2s__free(&s->mem, s->close_text);
   xs2s__buf_free(&s->plain);
   xs2s__buf_free(&s->out);

@@ -111,6 +111,11 @@ struct xs2s_session {
   int cert_checked;        /* peer certificate evaluated */
   int cert_trusted;        /* chain verified against our trust anchors */
   char *sasl_domain;       /* receiving: domain authenticated by SASL */
+  /* The last peer certificate check (xs2s__tls_peer_check()): its domain
+   * (owned), result and session time; reused briefly, see there. */
+  char *peer_check_domain;
+  int peer_check_rc;
+  uint64_t peer_check_at;
 
   xs2s__dialback db;        /* domain pairs and db:verify queries */
   struct xs2s__wait *waiting; /* pairs and verifications for when OPEN */
