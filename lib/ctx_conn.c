@@ -19,6 +19,7 @@
 #include "ctx_int.h"
 #include "domain.h"
 #include "session_hold.h"
+#include "session_locals.h"
 
 #define READ_CHUNK 65536
 
@@ -251,23 +252,14 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
                         const char *first_local) {
   xs2s_ctx *ctx = c->ctx;
   const xs2s_config *cfg = ctx->cfg;
-  /* Every local domain, @first_local first (the initiating 'from'); the
-   * session copies the list. */
-  const char **locals = xs2s__calloc(&ctx->mem, ctx->nlocals + 1,
-                                     sizeof(*locals));
-  if (!locals)
-    return XS2S_ERR_NOMEM;
-  size_t n = 0;
-  if (first_local)
-    locals[n++] = first_local;
-  for (size_t i = 0; i < ctx->nlocals; i++)
-    if (!first_local || strcmp(ctx->locals[i], first_local) != 0)
-      locals[n++] = ctx->locals[i];
+  /* The default local domain (the initiating 'from'); the session asks
+   * the engine about the others (session_locals.h). */
+  const char *locals[1] = {first_local ? first_local : ctx->locals[0]};
   xs2s_session_config sc;
   memset(&sc, 0, sizeof(sc));
   sc.role = role;
   sc.local_domains = locals;
-  sc.local_domain_count = n;
+  sc.local_domain_count = 1;
   xs2s_tlsa tlsa[16];
   if (role == XS2S_SESSION_INITIATING) {
     sc.tlsa = tlsa;
@@ -306,9 +298,10 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
   sc.mem = &ctx->mem;
   int rc = xs2s_session_new(&c->session, &sc, &session_cb, c,
                             xs2s__loop_now(&ctx->loop));
-  xs2s__free(&ctx->mem, locals);
-  if (rc == 0)
+  if (rc == 0) {
+    xs2s__session_share_locals(c->session, xs2s__ctx_is_local, ctx);
     xs2s__session_hold(c->session, 1); /* released by the pump */
+  }
   return rc;
 }
 

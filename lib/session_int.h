@@ -63,6 +63,10 @@ struct xs2s_session {
   xs2s_session_role role;
   char **local_domains;
   size_t local_domain_count;
+  /* When set, asked whether a domain is ours instead of @local_domains
+   * (which then holds only the default): session_locals.h. */
+  int (*is_local_hook)(const char *domain, void *user_data);
+  void *is_local_user_data;
   char *remote_domain;     /* initiating: config; receiving: header 'from' */
   xs2s_security_mode security; /* receiving: for the header's 'from' */
   int require_valid_cert;       /* ... likewise */
