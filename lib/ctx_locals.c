@@ -8,7 +8,17 @@
 #include "ctx_int.h"
 #include "domain.h"
 
+/* Up to this many domains a scan is cheaper than hashing the name (every
+ * xs2s_ctx_send() looks up two). */
+#define SCAN_MAX 8u
+
 const char *xs2s__ctx_local_name(const xs2s_ctx *ctx, const char *d) {
+  if (ctx->nlocals <= SCAN_MAX) {
+    for (size_t i = 0; i < ctx->nlocals; i++)
+      if (strcmp(ctx->locals[i], d) == 0)
+        return ctx->locals[i];
+    return NULL;
+  }
   const xs2s__named *n = xs2s__dtab_get(&ctx->cfg->locals, d, strlen(d));
   return n ? n->name : NULL;
 }
