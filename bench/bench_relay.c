@@ -25,7 +25,9 @@
  * figure d1.w.test ... d10000.w.test, served by receiver engines of 60
  * domains each on 127.78.x.y (an engine offers an incoming stream at most
  * 64 of its domains). BENCH_STREAMS=N shrinks the memory run (profiling),
- * BENCH_VERBOSE=1 logs everything, BENCH_NO_PARSE=1 skips the reference.
+ * BENCH_VERBOSE=1 logs everything (with times), BENCH_NO_PARSE=1 skips the
+ * reference, BENCH_COLD_MODE=0|1|2 runs one cold mode, BENCH_TRIM_MS sets
+ * the memory run's trim timeout.
  * Every loop is bounded; an alarm ends any process that hangs.
  */
 #define _GNU_SOURCE
@@ -687,6 +689,9 @@ static int cmp_i64(const void *x, const void *y) {
 }
 
 static void bench_cold(mode m) {
+  /* BENCH_COLD_MODE=0|1|2: only that mode (profiling). */
+  if (getenv("BENCH_COLD_MODE") && atoi(getenv("BENCH_COLD_MODE")) != (int)m)
+    return;
   receiver r = receiver_start(m, 0);
   rec last = {0, 0, 0, 0};
   int rounds = quick ? 50 : 200;
@@ -710,10 +715,11 @@ static void bench_cold(mode m) {
   qsort(lat, (size_t)done, sizeof(lat[0]), cmp_i64);
   if (done) {
     printf("cold (%s): %d/%d delivered; median %.2f ms, p99 %.2f ms, "
-           "min %.2f ms, max %.2f ms\n",
+           "min %.2f ms, max %.2f ms; quartiles %.2f %.2f ms\n",
            mode_name(m), done, rounds, lat[done / 2] / 1e6,
            lat[(done * 99) / 100 < done ? (done * 99) / 100 : done - 1] / 1e6,
-           lat[0] / 1e6, lat[done - 1] / 1e6);
+           lat[0] / 1e6, lat[done - 1] / 1e6, lat[done / 4] / 1e6,
+           lat[(done * 3) / 4] / 1e6);
   } else {
     printf("cold (%s): nothing delivered\n", mode_name(m));
   }

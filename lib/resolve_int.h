@@ -96,6 +96,12 @@ struct xs2s_resolve_query {
   srv_set srv[SVC_COUNT];
   target *targets;
   size_t ntargets;
+  /* The domain's own A and AAAA, asked alongside the SRV lookups, so that
+   * the fallback (no SRV records) or an SRV target naming the domain does
+   * not wait for one more round (resolve_query.c, "guess"). */
+  bool guess_started;
+  target guess;
+  size_t guess_target; /* the target that took it over, or SIZE_MAX */
   cand *cands;
   size_t ncands;
   xs2s_resolve_source source;
