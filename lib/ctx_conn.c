@@ -20,6 +20,7 @@
 #include "domain.h"
 #include "session_hold.h"
 #include "session_locals.h"
+#include "session_prefetch.h"
 
 #define READ_CHUNK 65536
 
@@ -371,6 +372,8 @@ static void pump(xs2s__conn *c) {
     size_t len = xs2s_session_output(c->session, &p);
     if (len)
       xs2s_session_consume(c->session, len);
+  } else {
+    xs2s__session_prefetch(c->session); /* our output is on its way */
   }
   xs2s_session_state st = xs2s_session_get_state(c->session);
   if (st == XS2S_SESSION_CLOSED && !xs2s_session_want_write(c->session)) {

@@ -120,6 +120,7 @@ struct xs2s_session {
   char *peer_check_domain;
   int peer_check_rc;
   uint64_t peer_check_at;
+  int peer_prefetched;     /* xs2s__session_prefetch() made its check */
 
   xs2s__dialback db;        /* domain pairs and db:verify queries */
   struct xs2s__wait *waiting; /* pairs and verifications for when OPEN */

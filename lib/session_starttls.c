@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "session_prefetch.h"
 #include "session_int.h"
 
 int xs2s__starttls_offerable(const xs2s_session *s) {
@@ -246,6 +247,17 @@ int xs2s__tls_peer_check(xs2s_session *s, const char *domain) {
   if (rc != XS2S_ERR_NOMEM)
     peer_check_keep(s, domain, rc);
   return rc;
+}
+
+void xs2s__session_prefetch(xs2s_session *s) {
+  /* The same condition as xs2s__features_act()'s check. */
+  if (s->peer_prefetched || s->role != XS2S_SESSION_INITIATING ||
+      s->tls_state != XS2S__TLS_ACTIVE || !s->remote_domain ||
+      s->state == XS2S_SESSION_CLOSED ||
+      !(s->require_valid_cert || s->tlsa_count > 0))
+    return;
+  s->peer_prefetched = 1;
+  xs2s__tls_peer_check(s, s->remote_domain);
 }
 
 static int peer_check_run(xs2s_session *s, const char *domain) {
