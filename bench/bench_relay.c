@@ -23,8 +23,8 @@
  * Names come from libunbound local data written to a temporary file:
  * a.test 127.77.0.1 (sender), b.test 127.77.0.2 (receiver); for the memory
  * figure d1.w.test ... d10000.w.test, served by receiver engines of 60
- * domains each on 127.78.x.y. BENCH_STREAMS=N shrinks the memory run (profiling),
- * BENCH_VERBOSE=1 logs everything (with times), BENCH_NO_PARSE=1 skips the
+ * domains each on 127.78.x.y. BENCH_STREAMS=N shrinks the memory run
+ * (profiling), BENCH_VERBOSE=1 logs everything (with times), BENCH_NO_PARSE=1 skips the
  * reference, BENCH_COLD_MODE=0|1|2 runs one cold mode, BENCH_TRIM_MS sets
  * the memory run's trim timeout.
  * Every loop is bounded; an alarm ends any process that hangs.
