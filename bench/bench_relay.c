@@ -23,9 +23,10 @@
  * Names come from libunbound local data written to a temporary file:
  * a.test 127.77.0.1 (sender), b.test 127.77.0.2 (receiver); for the memory
  * figure d1.w.test ... d10000.w.test, served by receiver engines of 60
- * domains each on 127.78.x.y (an engine offers an incoming stream at most
- * 64 of its domains). BENCH_STREAMS=N shrinks the memory run (profiling),
- * BENCH_VERBOSE=1 logs everything, BENCH_NO_PARSE=1 skips the reference.
+ * domains each on 127.78.x.y. BENCH_STREAMS=N shrinks the memory run
+ * (profiling), BENCH_VERBOSE=1 logs everything (with times), BENCH_NO_PARSE=1 skips the
+ * reference, BENCH_COLD_MODE=0|1|2 runs one cold mode, BENCH_TRIM_MS sets
+ * the memory run's trim timeout.
  * Every loop is bounded; an alarm ends any process that hangs.
  */
 #define _GNU_SOURCE
@@ -287,8 +288,8 @@ static void on_log(xs2s_ctx *ctx, xs2s_log_level level, const char *line,
   (void)ctx;
   node *n = ud;
   if (level == XS2S_LOG_ERROR || getenv("BENCH_VERBOSE"))
-    fprintf(stderr, "[%s] %s: %s\n", n->name, xs2s_log_level_name(level),
-            line);
+    fprintf(stderr, "%.3f [%s] %s: %s\n", (double)(now_ns() % 100000000000) / 1e6,
+            n->name, xs2s_log_level_name(level), line);
 }
 
 static const xs2s_ctx_callbacks ctx_cb = {on_stanza, on_bounce, NULL, NULL,
@@ -309,9 +310,13 @@ static const char *mode_name(mode m) {
 }
 
 /* Domains d1.w.test ... are served by receiver engines of GROUP domains
- * each (with the wildcard certificate), engine g on group_addr(g): an
- * engine offers an incoming stream at most 64 of its domains. */
+ * each (with the wildcard certificate), engine g on group_addr(g). */
 #define GROUP 60
+
+/* The engines' "trim" timeout: -1 for the default; the memory run sets it
+ * short (BENCH_TRIM_MS, default 200 ms) and lets the streams idle past it
+ * before measuring. */
+static int trim_ms = -1;
 
 static void group_addr(int g, char *out, size_t n) {
   snprintf(out, n, "127.78.%d.%d", g / 200, g % 200 + 1);
@@ -354,6 +359,8 @@ static xs2s_config *make_config(const char *domain, const char *listen,
   rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_LISTEN_BACKLOG, 4096);
   rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_QUEUE_BYTES, 64u << 20);
   rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_CONNECT, 5000);
+  if (trim_ms >= 0)
+    rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_TRIM, (uint64_t)trim_ms);
   if (rc)
     die("config setters");
   return cfg;
@@ -680,6 +687,9 @@ static int cmp_i64(const void *x, const void *y) {
 }
 
 static void bench_cold(mode m) {
+  /* BENCH_COLD_MODE=0|1|2: only that mode (profiling). */
+  if (getenv("BENCH_COLD_MODE") && atoi(getenv("BENCH_COLD_MODE")) != (int)m)
+    return;
   receiver r = receiver_start(m, 0);
   rec last = {0, 0, 0, 0};
   int rounds = quick ? 50 : 200;
@@ -703,10 +713,11 @@ static void bench_cold(mode m) {
   qsort(lat, (size_t)done, sizeof(lat[0]), cmp_i64);
   if (done) {
     printf("cold (%s): %d/%d delivered; median %.2f ms, p99 %.2f ms, "
-           "min %.2f ms, max %.2f ms\n",
+           "min %.2f ms, max %.2f ms; quartiles %.2f %.2f ms\n",
            mode_name(m), done, rounds, lat[done / 2] / 1e6,
            lat[(done * 99) / 100 < done ? (done * 99) / 100 : done - 1] / 1e6,
-           lat[0] / 1e6, lat[done - 1] / 1e6);
+           lat[0] / 1e6, lat[done - 1] / 1e6, lat[done / 4] / 1e6,
+           lat[(done * 3) / 4] / 1e6);
   } else {
     printf("cold (%s): nothing delivered\n", mode_name(m));
   }
@@ -779,11 +790,27 @@ static void print_mem(const char *what, int k, mem_point a, mem_point b) {
              1024);
 }
 
+static void turn_for(node *a, int ms);
+
+/* Lets the streams idle past the trim timeout, then has the receiver
+ * report its memory (one stanza on the a.test -> b.test stream). */
+static void idle_wait(node *a, receiver *r, rec *last) {
+  if (trim_ms > 0)
+    turn_for(a, trim_ms + 300);
+  xs2s_stanza *m = make_message("alice@a.test", "bob@b.test", "!idle");
+  if (xs2s_ctx_send(a->ctx, m, NULL) < 0)
+    die("send");
+  xs2s_stanza_free(m);
+  if (!wait_count(a, r, last, last->count + 1, 10000))
+    die("no report after idling");
+}
+
 static void bench_memory(double parse, relay_result idle0) {
   raise_fd_limit();
   int kmax = quick ? 2000 : 10000;
   if (getenv("BENCH_STREAMS")) /* for profiling the memory */
     kmax = atoi(getenv("BENCH_STREAMS"));
+  trim_ms = getenv("BENCH_TRIM_MS") ? atoi(getenv("BENCH_TRIM_MS")) : 200;
   receiver r = receiver_start(M_CERTS, kmax);
   rec last = {0, 0, 0, 0};
   node a;
@@ -809,6 +836,7 @@ static void bench_memory(double parse, relay_result idle0) {
   if (k1 > kmax)
     k1 = kmax;
   int got = open_streams(&a, &r, &last, 0, k1);
+  idle_wait(&a, &r, &last);
   mem_point p1 = mem_now();
   if (got == k1) {
     print_mem("sender (initiating)", k1, p0, p1);
@@ -816,6 +844,7 @@ static void bench_memory(double parse, relay_result idle0) {
            "stream\n", k1, (double)(last.rss_kib - r0) / k1);
   }
   got = open_streams(&a, &r, &last, got, kmax);
+  idle_wait(&a, &r, &last);
   mem_point p2 = mem_now();
   if (got == kmax) {
     print_mem("sender (initiating)", kmax, p0, p2);

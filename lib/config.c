@@ -51,6 +51,7 @@ static const knob timeout_knobs[XS2S_TIMEOUT_COUNT_] = {
     [XS2S_TIMEOUT_TCP_KEEPALIVE_INTERVAL] = {"tcp-keepalive-interval", 10000,
                                              1000, MS_MAX},
     [XS2S_TIMEOUT_REFUSAL_LOG] = {"refusal-log", 10000, 0, MS_MAX},
+    [XS2S_TIMEOUT_TRIM] = {"trim", 5000, 0, MS_MAX},
 };
 
 static int knob_index(const knob *knobs, int count, const char *name) {

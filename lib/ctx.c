@@ -12,6 +12,7 @@
 #include "bounce.h"
 #include "ctx_int.h"
 #include "domain.h"
+#include "resolve_int.h"
 
 #define NS_SERVER "jabber:server"
 #define NS_CLIENT "jabber:client"
@@ -281,6 +282,7 @@ static int setup(xs2s_ctx *ctx, const xs2s_loop_callbacks *loop) {
     xs2s__ctx_log(ctx, XS2S_LOG_ERROR, "resolver: %s", xs2s_strerror(rc));
     return rc;
   }
+  xs2s__resolver_warm(ctx->resolver);
   return xs2s__listeners_open(ctx);
 }
 
@@ -366,13 +368,6 @@ int xs2s_ctx_on_timer(xs2s_ctx *ctx) { return xs2s__loop_on_timer(&ctx->loop); }
 
 /* -- Sending -------------------------------------------------------------- */
 
-int xs2s__ctx_local_index(const xs2s_ctx *ctx, const char *d) {
-  for (size_t i = 0; i < ctx->nlocals; i++)
-    if (strcmp(ctx->locals[i], d) == 0)
-      return (int)i;
-  return -1;
-}
-
 /* The normal form of the domain of a JID; length or negative. */
 static int jid_domain(const char *jid, char out[XS2S__DOMAIN_MAX + 1]) {
   if (!jid)
@@ -399,9 +394,9 @@ static int submit(xs2s_ctx *ctx, const xs2s_stanza *s, void *tag) {
   char from[XS2S__DOMAIN_MAX + 1], to[XS2S__DOMAIN_MAX + 1];
   if (jid_domain(xs2s_stanza_attr(s, "from"), from) < 0)
     return XS2S_ERR_INVALID_ARGUMENT;
-  int li = xs2s__ctx_local_index(ctx, from);
+  const char *local = xs2s__ctx_local_name(ctx, from);
   int tl = jid_domain(xs2s_stanza_attr(s, "to"), to);
-  if (li < 0 || tl < 0)
+  if (!local || tl < 0)
     return XS2S_ERR_INVALID_ARGUMENT;
   xs2s_stanza *copy = NULL;
   const char *ns = xs2s_stanza_ns(s);
@@ -412,7 +407,7 @@ static int submit(xs2s_ctx *ctx, const xs2s_stanza *s, void *tag) {
     s = copy;
   }
   int rc;
-  if (xs2s__ctx_local_index(ctx, to) >= 0) {
+  if (xs2s__ctx_local_name(ctx, to)) {
     xs2s_stanza *mine = copy ? copy : xs2s_stanza_copy(s);
     if (!mine)
       return XS2S_ERR_NOMEM;
@@ -426,7 +421,7 @@ static int submit(xs2s_ctx *ctx, const xs2s_stanza *s, void *tag) {
     rc = XS2S_ERR_POLICY;
   } else {
     xs2s__remote *r = xs2s__remote_get(ctx, to, (size_t)tl, 1);
-    rc = r ? xs2s__remote_submit(r, s, ctx->locals[li], tag) : XS2S_ERR_NOMEM;
+    rc = r ? xs2s__remote_submit(r, s, local, tag) : XS2S_ERR_NOMEM;
   }
   xs2s_stanza_free(copy);
   return rc;

@@ -20,6 +20,8 @@
 #include "domain.h"
 #include "session_engine.h"
 #include "session_hold.h"
+#include "session_locals.h"
+#include "session_prefetch.h"
 
 #define READ_CHUNK 65536
 
@@ -252,23 +254,14 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
                         const char *first_local) {
   xs2s_ctx *ctx = c->ctx;
   const xs2s_config *cfg = ctx->cfg;
-  /* Every local domain, @first_local first (the initiating 'from'); the
-   * session copies the list. */
-  const char **locals = xs2s__calloc(&ctx->mem, ctx->nlocals + 1,
-                                     sizeof(*locals));
-  if (!locals)
-    return XS2S_ERR_NOMEM;
-  size_t n = 0;
-  if (first_local)
-    locals[n++] = first_local;
-  for (size_t i = 0; i < ctx->nlocals; i++)
-    if (!first_local || strcmp(ctx->locals[i], first_local) != 0)
-      locals[n++] = ctx->locals[i];
+  /* The default local domain (the initiating 'from'); the session asks
+   * the engine about the others (session_locals.h). */
+  const char *locals[1] = {first_local ? first_local : ctx->locals[0]};
   xs2s_session_config sc;
   memset(&sc, 0, sizeof(sc));
   sc.role = role;
   sc.local_domains = locals;
-  sc.local_domain_count = n;
+  sc.local_domain_count = 1;
   xs2s_tlsa tlsa[16];
   if (role == XS2S_SESSION_INITIATING) {
     sc.tlsa = tlsa;
@@ -307,9 +300,10 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
   sc.mem = &ctx->mem;
   int rc = xs2s_session_new(&c->session, &sc, &session_cb, c,
                             xs2s__loop_now(&ctx->loop));
-  xs2s__free(&ctx->mem, locals);
-  if (rc == 0)
+  if (rc == 0) {
+    xs2s__session_share_locals(c->session, xs2s__ctx_is_local, ctx);
     xs2s__session_hold(c->session, 1); /* released by the pump */
+  }
   return rc;
 }
 
@@ -340,6 +334,7 @@ static void flush(xs2s__conn *c) {
       c->broken = 1;
       return;
     }
+    xs2s__conn_trim_touch(c, xs2s__loop_now(&c->ctx->loop));
     c->bytes_out += (uint64_t)k;
     c->ctx->counters.bytes_out += (uint64_t)k;
     xs2s_session_consume(c->session, (size_t)k);
@@ -378,6 +373,8 @@ static void pump(xs2s__conn *c) {
     size_t len = xs2s_session_output(c->session, &p);
     if (len)
       xs2s_session_consume(c->session, len);
+  } else {
+    xs2s__session_prefetch(c->session); /* our output is on its way */
   }
   xs2s_session_state st = xs2s_session_get_state(c->session);
   if (st == XS2S_SESSION_CLOSED && !xs2s_session_want_write(c->session)) {
@@ -429,6 +426,7 @@ static void on_read(xs2s__conn *c) {
   ssize_t n = recv(c->fd, local, sizeof(local), 0);
   uint64_t now = xs2s__loop_now(&c->ctx->loop);
   if (n > 0) {
+    xs2s__conn_trim_touch(c, now);
     c->bytes_in += (uint64_t)n;
     c->ctx->counters.bytes_in += (uint64_t)n;
     xs2s_session_recv(c->session, local, (size_t)n, now);
@@ -507,6 +505,7 @@ static xs2s__conn *conn_alloc(xs2s_ctx *ctx, xs2s_direction dir) {
   c->dir = dir;
   xs2s__timer_init(&c->connect_timer, connect_timer_fn, c);
   xs2s__timer_init(&c->session_timer, session_timer_fn, c);
+  xs2s__conn_trim_init(c);
   c->opened_ms = c->last_stanza_ms = xs2s__loop_now(&ctx->loop);
   c->next = ctx->conns;
   if (ctx->conns)
@@ -522,6 +521,7 @@ static void conn_release(xs2s__conn *c, int notify) {
   xs2s_ctx *ctx = c->ctx;
   xs2s__loop_timer_cancel(&ctx->loop, &c->connect_timer);
   xs2s__loop_timer_cancel(&ctx->loop, &c->session_timer);
+  xs2s__conn_trim_stop(c);
   if (c->fd >= 0) {
     xs2s__loop_remove(&ctx->loop, c->fd);
     close(c->fd);

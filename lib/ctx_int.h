@@ -77,7 +77,15 @@ struct xs2s__conn {
   size_t npairs;
   uint64_t bytes_in, bytes_out, stanzas_in, stanzas_out;
   uint64_t opened_ms, last_stanza_ms;
+  xs2s__timer trim_timer; /* ctx_trim.c */
+  uint64_t active_ms;     /* last bytes in or out */
 };
+
+/* Idle trimming (ctx_trim.c): set up the timer; note that bytes moved at
+ * @now (arms the timer when it is not); cancel it. */
+void xs2s__conn_trim_init(xs2s__conn *c);
+void xs2s__conn_trim_touch(xs2s__conn *c, uint64_t now);
+void xs2s__conn_trim_stop(xs2s__conn *c);
 
 /* An outgoing connection to @addr for @r; connect() is started. 0 or a
  * negative code (nothing created). */
@@ -243,8 +251,13 @@ void xs2s__ctx_peer(xs2s_ctx *ctx, xs2s__conn *c, const xs2s__pair *p,
                     int up);
 /* Re-arms the resolver's timer after a resolver call. */
 void xs2s__ctx_resolver_kick(xs2s_ctx *ctx);
-/* Index of a local domain (normal form), or -1. */
+/* Index of a local domain (normal form), or -1 (ctx_locals.c). */
 int xs2s__ctx_local_index(const xs2s_ctx *ctx, const char *d);
+/* The engine's own copy of local domain @d (normal form), or NULL. */
+const char *xs2s__ctx_local_name(const xs2s_ctx *ctx, const char *d);
+/* Whether @domain (any form) is one of the engine @user_data's local
+ * domains: the sessions' hook (session_locals.h). */
+int xs2s__ctx_is_local(const char *domain, void *user_data);
 /* Sends an error reply built by xs2s (never bounced back again). */
 void xs2s__ctx_send_reply(xs2s_ctx *ctx, xs2s_stanza *reply);
 /* TLS credentials for @cfg's certificates, trust, CRL and priority (the

@@ -51,6 +51,9 @@
 /* Interned names and namespace URIs one stream may accumulate: at least
  * this, or four stanzas' worth. */
 #define DICT_MIN (1024u * 1024u)
+/* A stream whose header starts further down than this never hibernates
+ * (its replay would keep a line break for each line). */
+#define REPLAY_LINES_MAX 64u
 /* The scratch tree's first chunk, inside the parser: a typical stanza is
  * built without any allocation. */
 #define SCRATCH_SIZE 4096u
@@ -99,10 +102,27 @@ struct xs2s_parser {
 
   xs2s__tree tree;       /* scratch tree: header, then each stanza */
   xs2s_stanza *current;  /* innermost open element in it */
+  char *scratch;         /* the tree's first chunk (SCRATCH_SIZE bytes) */
+
+  /* Hibernation (xs2s__parser_hibernate()): an idle stream's libxml2
+   * context and scratch memory are freed; the next feed builds them again
+   * and replays @replay, a start tag binding the stream's namespaces as
+   * its header did, with events suppressed. */
+  char *replay;          /* that start tag, NUL-terminated, or NULL */
+  size_t replay_len;
+  int replaying;         /* the replay is being parsed */
+  int64_t shift;         /* stream offset minus libxml2's offset */
+  int line;              /* hibernated: libxml2's line number to restore */
+  /* Before the header: lines begun so far and the lines of the first two
+   * '<' (the header's, or the XML declaration's and the header's), so
+   * that the replay puts the header on its line, as libxml2's messages
+   * name it. */
+  unsigned lines;
+  unsigned lt_line[2];
+  unsigned lt_seen;
   const char *frag_input; /* fragment mode: the input, and the result */
   size_t frag_len;
   xs2s_stanza *frag_result;
-  _Alignas(16) char scratch[SCRATCH_SIZE];
 };
 
 /* ---- errors ---- */
@@ -137,10 +157,11 @@ static int ignoring(const xs2s_parser *p) {
 
 /* Stream offset libxml2 has parsed up to. */
 static uint64_t position(const xs2s_parser *p) {
-  const xmlParserInput *in = p->ctxt->input;
+  const xmlParserInput *in = p->ctxt ? p->ctxt->input : NULL;
   if (!in || !in->base)
     return p->fed;
-  return (uint64_t)in->consumed + (uint64_t)(in->cur - in->base);
+  return (uint64_t)((int64_t)in->consumed + (int64_t)(in->cur - in->base) +
+                    p->shift);
 }
 
 /* Stops parsing right after an element that ends at @at. */
@@ -286,6 +307,8 @@ static int is_utf8_name(const char *enc) {
 static void on_start_document(void *ud) {
   xs2s_parser *p = ud;
   const xmlParserCtxt *c = p->ctxt;
+  if (p->replaying)
+    return;
   const char *enc = (const char *)(c->encoding ? c->encoding
                                                : c->input->encoding);
   int decoding = c->input->buf && c->input->buf->encoder;
@@ -381,6 +404,72 @@ static void callback_failed(xs2s_parser *p, int rc) {
   halt(p);
 }
 
+/* Appends @s to @out at *@n (when @out is not NULL) and advances *@n;
+ * with @attr, characters that would not read back as themselves in a
+ * quoted attribute value are written as character references. */
+static void put(char *out, size_t *n, const char *s, int attr) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (attr && (c < 0x20 || c == '<' || c == '&' || c == '\'')) {
+      char ref[8];
+      int k = snprintf(ref, sizeof(ref), "&#%u;", c);
+      if (out)
+        memcpy(out + *n, ref, (size_t)k);
+      *n += (size_t)k;
+    } else {
+      if (out)
+        out[*n] = (char)c;
+      (*n)++;
+    }
+  }
+}
+
+/* Writes the replayed header (see struct xs2s_parser) into @out, or only
+ * counts its bytes when @out is NULL; returns the length. */
+static size_t write_replay(char *out, unsigned line, const char *prefix,
+                           int nb_ns, const xmlChar **ns) {
+  size_t n = 0;
+  for (unsigned i = 1; i < line; i++)
+    put(out, &n, "\n", 0);
+  put(out, &n, "<", 0);
+  if (prefix) {
+    put(out, &n, prefix, 0);
+    put(out, &n, ":", 0);
+  }
+  put(out, &n, "stream", 0);
+  for (int i = 0; i < nb_ns; i++) {
+    put(out, &n, ns[2 * i] ? " xmlns:" : " xmlns", 0);
+    if (ns[2 * i])
+      put(out, &n, (const char *)ns[2 * i], 0);
+    put(out, &n, "='", 0);
+    put(out, &n, ns[2 * i + 1] ? (const char *)ns[2 * i + 1] : "", 1);
+    put(out, &n, "'", 0);
+  }
+  put(out, &n, ">", 0);
+  return n;
+}
+
+/* Keeps what hibernation replays. Without memory, or with a namespace URI
+ * libxml2 reports escaped ('&'), the stream simply never hibernates. */
+static void save_replay(xs2s_parser *p, const char *prefix, int nb_ns,
+                        const xmlChar **ns) {
+  for (int i = 0; i < nb_ns; i++)
+    if (ns[2 * i + 1] && strchr((const char *)ns[2 * i + 1], '&'))
+      return;
+  /* The header's line: the first '<' is the XML declaration's when the
+   * stream begins with one. */
+  unsigned line = p->lt_line[memcmp(p->lead, "<?", 2) == 0 ? 1 : 0];
+  if (line == 0 || line > REPLAY_LINES_MAX)
+    return;
+  size_t len = write_replay(NULL, line, prefix, nb_ns, ns);
+  p->replay = xs2s__malloc(&p->mem, len + 1);
+  if (!p->replay)
+    return;
+  write_replay(p->replay, line, prefix, nb_ns, ns);
+  p->replay[len] = '\0';
+  p->replay_len = len;
+}
+
 /* The stream header (depth 0 in a stream). */
 static void on_header(xs2s_parser *p, const char *localname,
                       const char *prefix, const char *uri, int nb_ns,
@@ -438,6 +527,7 @@ static void on_header(xs2s_parser *p, const char *localname,
   h.ns_prefixes = prefixes;
   h.ns_uris = uris;
   h.element = e;
+  save_replay(p, prefix, nb_ns, ns);
   p->depth++;
   p->boundary = end;
   p->state = PARSER_OPEN;
@@ -457,6 +547,10 @@ static void on_start_element(void *ud, const xmlChar *localname,
   (void)nb_defaulted; /* no DTD, so no default attributes */
   if (ignoring(p))
     return;
+  if (p->replaying) {
+    p->depth++; /* the replayed header: no event */
+    return;
+  }
   if (p->depth < p->top) {
     on_header(p, (const char *)localname, (const char *)prefix,
               (const char *)uri, nb_ns, ns, nb_attrs, attrs);
@@ -583,6 +677,16 @@ static void init_sax(xmlSAXHandler *sax) {
 
 /* ---- feeding ---- */
 
+/* Notes the lines of the first '<' characters (see struct xs2s_parser). */
+static void count_lines(xs2s_parser *p, const char *data, size_t n) {
+  for (size_t i = 0; i < n && p->lt_seen < 2; i++) {
+    if (data[i] == '\n')
+      p->lines++;
+    else if (data[i] == '<')
+      p->lt_line[p->lt_seen++] = p->lines + 1;
+  }
+}
+
 /* Checks the next @n bytes before libxml2 sees them; returns how many may
  * be parsed: all of them, or those before an error described by *@code
  * and *@why. */
@@ -606,6 +710,8 @@ static size_t check_bytes(xs2s_parser *p, const char *data, size_t n,
       return i;
     }
   }
+  if (p->state == PARSER_HEADER && !p->fragment)
+    count_lines(p, data, n);
   size_t ok = xs2s__utf8_scan(&p->utf8, data, n);
   if (ok < n) {
     *code = XS2S_ERR_UNSUPPORTED_ENCODING;
@@ -666,6 +772,19 @@ static int create_ctxt(xs2s_parser *p) {
   return 0;
 }
 
+/* Gives the scratch tree its first chunk back if hibernation freed it,
+ * and rewinds the tree. 0 or XS2S_ERR_NOMEM. */
+static int wake_scratch(xs2s_parser *p) {
+  if (!p->scratch) {
+    p->scratch = xs2s__malloc(&p->mem, SCRATCH_SIZE);
+    if (!p->scratch)
+      return XS2S_ERR_NOMEM;
+    xs2s__tree_init(&p->tree, &p->mem, p->scratch, SCRATCH_SIZE, 1);
+  }
+  xs2s__tree_reset(&p->tree);
+  return 0;
+}
+
 /* Starts over: a fresh libxml2 context and a clean state. Never called
  * from inside libxml2. */
 static int do_reset(xs2s_parser *p) {
@@ -684,9 +803,17 @@ static int do_reset(xs2s_parser *p) {
   p->error = p->error_by_callback = 0;
   p->condition = XS2S_STREAM_ERR_NONE;
   p->message[0] = '\0';
-  xs2s__tree_reset(&p->tree);
+  xs2s__free(&p->mem, p->replay);
+  p->replay = NULL;
+  p->replay_len = 0;
+  p->replaying = 0;
+  p->shift = 0;
+  p->lines = p->lt_seen = 0;
+  memset(p->lt_line, 0, sizeof(p->lt_line));
   p->current = NULL;
-  int rc = create_ctxt(p);
+  int rc = wake_scratch(p);
+  if (rc == 0)
+    rc = create_ctxt(p);
   if (rc < 0) {
     p->state = PARSER_FAILED;
     p->error = rc;
@@ -704,7 +831,7 @@ static xs2s_parser *parser_create(const xs2s_parser_callbacks *callbacks,
   xs2s_parser *p = xs2s__malloc(&m, sizeof(*p));
   if (!p)
     return NULL;
-  memset(p, 0, offsetof(xs2s_parser, scratch));
+  memset(p, 0, sizeof(*p));
   p->mem = m;
   if (callbacks)
     p->cb = *callbacks;
@@ -725,7 +852,7 @@ static xs2s_parser *parser_create(const xs2s_parser_callbacks *callbacks,
   p->max_dict = p->max_bytes > DICT_MIN / 4 ? 4 * p->max_bytes : DICT_MIN;
   p->fragment = fragment;
   p->top = fragment ? 0 : 1;
-  xs2s__tree_init(&p->tree, &p->mem, p->scratch, sizeof(p->scratch), 1);
+  xs2s__tree_init(&p->tree, &p->mem, NULL, 0, 1);
   xmlInitParser();
   if (do_reset(p) < 0) {
     xs2s_parser_free(p);
@@ -753,6 +880,8 @@ void xs2s_parser_free(xs2s_parser *p) {
   if (p->ctxt)
     xmlFreeParserCtxt(p->ctxt);
   xs2s__tree_release(&p->tree);
+  xs2s__free(&p->mem, p->scratch);
+  xs2s__free(&p->mem, p->replay);
   xs2s_mem m = p->mem;
   xs2s__free(&m, p);
 }
@@ -767,6 +896,66 @@ int xs2s_parser_reset(xs2s_parser *p) {
     return 0;
   }
   return do_reset(p);
+}
+
+/* ---- hibernation ---- */
+
+int xs2s__parser_hibernate(xs2s_parser *p) {
+  if (!p || p->busy || p->fragment || p->state != PARSER_OPEN || !p->ctxt ||
+      !p->replay || ignoring(p) || p->depth != p->top || p->utf8.need)
+    return 0;
+  const xmlParserCtxt *c = p->ctxt;
+  const xmlParserInput *in = c->input;
+  if (c->instate != XML_PARSER_CONTENT || c->inputNr != 1 || !in ||
+      !in->base || !in->cur || !in->end || (in->buf && in->buf->encoder))
+    return 0;
+  /* libxml2 may hold bytes it has not parsed yet: only white space between
+   * stanzas (a keepalive waits for the next '<') may be dropped, since it
+   * makes no event. */
+  size_t held = (size_t)(in->end - in->cur);
+  if (!blank((const char *)in->cur, held) || position(p) + held != p->fed)
+    return 0;
+  int line = in->line;
+  for (size_t i = 0; i < held; i++)
+    line += in->cur[i] == '\n';
+  xmlFreeParserCtxt(p->ctxt);
+  p->ctxt = NULL;
+  xs2s__tree_release(&p->tree);
+  xs2s__free(&p->mem, p->scratch);
+  p->scratch = NULL;
+  xs2s__tree_init(&p->tree, &p->mem, NULL, 0, 1);
+  p->current = NULL;
+  p->depth = p->top - 1;
+  p->boundary = p->fed;
+  p->line = line;
+  return 1;
+}
+
+int xs2s__parser_hibernating(const xs2s_parser *p) {
+  return p && !p->ctxt && p->state == PARSER_OPEN;
+}
+
+/* Rebuilds what hibernation freed: a new libxml2 context in the state the
+ * old one had between stanzas. From xs2s_parser_feed() only; an error is
+ * recorded as the feed's. */
+static void wake(xs2s_parser *p) {
+  if (wake_scratch(p) < 0 || create_ctxt(p) < 0) {
+    fail(p, XS2S_ERR_NOMEM, "out of memory");
+    return;
+  }
+  p->replaying = 1;
+  int rc = xmlParseChunk(p->ctxt, p->replay, (int)p->replay_len, 0);
+  p->replaying = 0;
+  xmlParserInput *in = p->ctxt->input;
+  int64_t at = in && in->base ? (int64_t)in->consumed + (in->cur - in->base)
+                              : -1;
+  if (rc != 0 || p->error || p->depth != p->top ||
+      at != (int64_t)p->replay_len) {
+    fail(p, XS2S_ERR_NOMEM, "out of memory"); /* libxml2 ran out */
+    return;
+  }
+  p->shift = (int64_t)p->fed - at;
+  in->line = p->line;
 }
 
 xs2s_stream_condition xs2s_parser_condition(const xs2s_parser *p) {
@@ -815,7 +1004,10 @@ ssize_t xs2s_parser_feed(xs2s_parser *p, const char *data, size_t len) {
     return 0;
   p->busy = 1;
   p->call_start = p->fed;
-  feed_slices(p, data, len, 0);
+  if (!p->ctxt)
+    wake(p);
+  if (!p->error)
+    feed_slices(p, data, len, 0);
   ssize_t ret = finish_feed(p, len);
   p->busy = 0;
   return ret;

@@ -13,4 +13,15 @@
 xs2s_stanza *xs2s__parse_fragment(const xs2s_mem *mem, const char *xml,
                                   size_t len, int *err);
 
+/* Frees the libxml2 context and the scratch memory of a stream that sits
+ * between stanzas (no element open below the stream element, nothing
+ * buffered but white space): an idle stream then keeps about 1 KiB here.
+ * The next xs2s_parser_feed() rebuilds them, with the same namespace
+ * bindings and stream offsets, so no caller can tell. Not from a callback.
+ * Returns 1 when it hibernated, 0 when it cannot now (or already did). */
+int xs2s__parser_hibernate(xs2s_parser *p);
+
+/* 1 while @p is hibernating. */
+int xs2s__parser_hibernating(const xs2s_parser *p);
+
 #endif /* XS2S_PARSER_INTERNAL_H */

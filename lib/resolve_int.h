@@ -96,6 +96,12 @@ struct xs2s_resolve_query {
   srv_set srv[SVC_COUNT];
   target *targets;
   size_t ntargets;
+  /* The domain's own A and AAAA, asked alongside the SRV lookups, so that
+   * the fallback (no SRV records) or an SRV target naming the domain does
+   * not wait for one more round (resolve_query.c, "guess"). */
+  bool guess_started;
+  target guess;
+  size_t guess_target; /* the target that took it over, or SIZE_MAX */
   cand *cands;
   size_t ncands;
   xs2s_resolve_source source;
@@ -138,5 +144,11 @@ void xs2s__query_cancel(xs2s_resolve_query *q);
 
 /* Frees a query that is on no list and has no lookup in flight. */
 void xs2s__query_free(xs2s_resolve_query *q);
+
+/* libunbound reads its configuration and starts its worker thread on
+ * the first query (about a millisecond); this does both at once with a
+ * lookup answered by a local zone of our own, whose answer is dropped,
+ * so that the first connection does not wait for them. */
+void xs2s__resolver_warm(xs2s_resolver *r);
 
 #endif /* XS2S_RESOLVE_INT_H */

@@ -28,6 +28,9 @@
 /* CNAME hops followed by hand (libunbound's local data does not chase). */
 #define MAX_CNAME_HOPS 8
 
+/* The target index of the guess's lookups (struct xs2s_resolve_query). */
+#define GUESS SIZE_MAX
+
 static void on_answer(void *mydata, int err, struct ub_result *res);
 
 static void record(xs2s_resolve_query *q, enum lookup lookup, size_t index,
@@ -364,6 +367,15 @@ static void record_tlsa(xs2s_resolve_query *q, cand *c, const outcome *o,
   }
 }
 
+/* Where an address answer for target @index goes: the guess (GUESS) is
+ * kept aside until a target takes it over. */
+static target *addr_target(xs2s_resolve_query *q, size_t index) {
+  if (index != GUESS)
+    return &q->targets[index];
+  return q->guess_target != SIZE_MAX ? &q->targets[q->guess_target]
+                                     : &q->guess;
+}
+
 static void record(xs2s_resolve_query *q, enum lookup lookup, size_t index,
                    const outcome *o, const struct ub_result *res) {
   switch (lookup) {
@@ -371,10 +383,10 @@ static void record(xs2s_resolve_query *q, enum lookup lookup, size_t index,
     record_srv(q, &q->srv[index], o, res);
     break;
   case LOOKUP_A:
-    record_addr(q, &q->targets[index], AF_INET, o, res);
+    record_addr(q, addr_target(q, index), AF_INET, o, res);
     break;
   case LOOKUP_AAAA:
-    record_addr(q, &q->targets[index], AF_INET6, o, res);
+    record_addr(q, addr_target(q, index), AF_INET6, o, res);
     break;
   case LOOKUP_TLSA:
     record_tlsa(q, &q->cands[index], o, res);
@@ -384,9 +396,12 @@ static void record(xs2s_resolve_query *q, enum lookup lookup, size_t index,
 
 /* ---- stages ---------------------------------------------------------- */
 
+static void guess_settle(xs2s_resolve_query *q);
+
 static void fail(xs2s_resolve_query *q, int error) {
   q->error = error;
   q->stage = STAGE_DONE;
+  guess_settle(q); /* dropped: a query is done with nothing in flight */
 }
 
 /* Index of the target named @name, added when new; SIZE_MAX on OOM. */
@@ -426,15 +441,66 @@ static int add_cand(xs2s_resolve_query *q, const char *host, uint16_t port,
   return 0;
 }
 
+/* Cancels the guess's lookups still in flight. */
+static void guess_cancel(xs2s_resolve_query *q) {
+  for (sub *s = q->subs, *next; s; s = next) {
+    next = s->next;
+    if (s->index != GUESS || (s->lookup != LOOKUP_A &&
+                              s->lookup != LOOKUP_AAAA))
+      continue;
+    unlink_sub(s);
+    ub_cancel(q->r->ub, s->async_id);
+    q->pending--;
+    xs2s__free(&q->r->mem, s);
+  }
+}
+
+/* The SRV stage is over: a target named like the domain takes the guess
+ * over (its answers, and those still to come); otherwise the guess is
+ * dropped. */
+static void guess_settle(xs2s_resolve_query *q) {
+  if (!q->guess_started)
+    return;
+  q->guess_started = false;
+  for (size_t i = 0; q->stage == STAGE_ADDR && i < q->ntargets; i++) {
+    target *t = &q->targets[i];
+    if (t->naddrs == 0 && strcasecmp(t->name, q->domain) == 0) {
+      t->addrs = q->guess.addrs;
+      t->naddrs = q->guess.naddrs;
+      t->cap = q->guess.cap;
+      t->fam[0] = q->guess.fam[0];
+      t->fam[1] = q->guess.fam[1];
+      q->guess.addrs = NULL;
+      q->guess.naddrs = q->guess.cap = 0;
+      q->guess_target = i;
+      return;
+    }
+  }
+  guess_cancel(q);
+}
+
+/* Whether the current stage has every answer it waits for: the SRV stage
+ * does not wait for the guess. */
+static bool stage_ready(const xs2s_resolve_query *q) {
+  if (q->stage != STAGE_SRV || !q->guess_started)
+    return q->pending == 0;
+  unsigned guesses = 0;
+  for (const sub *s = q->subs; s; s = s->next)
+    guesses += s->index == GUESS &&
+               (s->lookup == LOOKUP_A || s->lookup == LOOKUP_AAAA);
+  return q->pending == guesses;
+}
+
 /* Starts the address lookups of every target that is not a literal.
  * Returns the first failure to start one (already recorded). */
 static int start_addr_stage(xs2s_resolve_query *q) {
   int rc = 0;
   q->stage = STAGE_ADDR;
+  guess_settle(q);
   for (size_t i = 0; i < q->ntargets; i++) {
     target *t = &q->targets[i];
-    if (t->naddrs > 0)
-      continue; /* an IP literal */
+    if (t->naddrs > 0 || i == q->guess_target)
+      continue; /* an IP literal, or asked already */
     int a = start_named(q, LOOKUP_AAAA, i, "", t->name);
     int b = start_named(q, LOOKUP_A, i, "", t->name);
     if (rc == 0)
@@ -575,7 +641,7 @@ static void tlsa_finish(xs2s_resolve_query *q) {
 }
 
 void xs2s__query_step(xs2s_resolve_query *q) {
-  while (q->pending == 0 && q->stage != STAGE_DONE) {
+  while (stage_ready(q) && q->stage != STAGE_DONE) {
     switch (q->stage) {
     case STAGE_SRV:
       srv_finish(q);
@@ -609,6 +675,7 @@ void xs2s__query_free(xs2s_resolve_query *q) {
   }
   for (size_t i = 0; i < q->ncands; i++)
     xs2s__free(m, q->cands[i].tlsa);
+  xs2s__free(m, q->guess.addrs);
   xs2s__free(m, q->targets);
   xs2s__free(m, q->cands);
   xs2s__free(m, q->domain);
@@ -671,6 +738,7 @@ static int route_cands(xs2s_resolve_query *q, bool *found) {
 }
 
 int xs2s__query_begin(xs2s_resolve_query *q) {
+  q->guess_target = SIZE_MAX;
   bool routed;
   int rc = route_cands(q, &routed);
   if (rc < 0 || routed)
@@ -691,6 +759,14 @@ int xs2s__query_begin(xs2s_resolve_query *q) {
   if (rc == 0)
     rc = start_named(q, LOOKUP_SRV, SVC_STARTTLS, "_xmpp-server._tcp.",
                      q->domain);
+  if (rc == 0) {
+    /* A failure to start is recorded in the guess, as the address stage
+     * would have recorded it. */
+    q->guess_started = true;
+    q->guess.fam[0].kind = q->guess.fam[1].kind = ANS_NODATA;
+    start_named(q, LOOKUP_AAAA, GUESS, "", q->domain);
+    start_named(q, LOOKUP_A, GUESS, "", q->domain);
+  }
   return rc;
 }
 

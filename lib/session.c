@@ -72,8 +72,14 @@ void xs2s__session_log(xs2s_session *s, xs2s_session_log_level level,
 int xs2s__session_is_local(const xs2s_session *s, const char *domain) {
   if (!domain)
     return 0;
+  if (s->is_local_hook)
+    return s->is_local_hook(domain, s->is_local_user_data);
+  /* The list is in normal form (set_domain()): normalise @domain once. */
+  char norm[XS2S__DOMAIN_MAX + 1];
+  if (xs2s__domain_normalize(domain, strlen(domain), norm) < 0)
+    return 0;
   for (size_t i = 0; i < s->local_domain_count; i++)
-    if (xs2s__domain_equal(s->local_domains[i], domain))
+    if (strcmp(s->local_domains[i], norm) == 0)
       return 1;
   return 0;
 }
@@ -1186,6 +1192,7 @@ void xs2s_session_free(xs2s_session *s) {
   xs2s__free(&s->mem, s->stream_id);
   xs2s__free(&s->mem, s->header_to);
   xs2s__free(&s->mem, s->sasl_domain);
+  xs2s__free(&s->mem, s->peer_check_domain);
   xs2s__free(&s->mem, s->close_text);
   xs2s__buf_free(&s->plain);
   xs2s__buf_free(&s->out);

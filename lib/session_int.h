@@ -63,6 +63,10 @@ struct xs2s_session {
   xs2s_session_role role;
   char **local_domains;
   size_t local_domain_count;
+  /* When set, asked whether a domain is ours instead of @local_domains
+   * (which then holds only the default): session_locals.h. */
+  int (*is_local_hook)(const char *domain, void *user_data);
+  void *is_local_user_data;
   char *remote_domain;     /* initiating: config; receiving: header 'from' */
   xs2s_security_mode security; /* receiving: for the header's 'from' */
   int require_valid_cert;       /* ... likewise */
@@ -111,6 +115,12 @@ struct xs2s_session {
   int cert_checked;        /* peer certificate evaluated */
   int cert_trusted;        /* chain verified against our trust anchors */
   char *sasl_domain;       /* receiving: domain authenticated by SASL */
+  /* The last peer certificate check (xs2s__tls_peer_check()): its domain
+   * (owned), result and session time; reused briefly, see there. */
+  char *peer_check_domain;
+  int peer_check_rc;
+  uint64_t peer_check_at;
+  int peer_prefetched;     /* xs2s__session_prefetch() made its check */
 
   xs2s__dialback db;        /* domain pairs and db:verify queries */
   struct xs2s__wait *waiting; /* pairs and verifications for when OPEN */

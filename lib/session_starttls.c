@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "session_prefetch.h"
 #include "session_int.h"
 
 int xs2s__starttls_offerable(const xs2s_session *s) {
@@ -211,9 +212,55 @@ int xs2s__tls_close(xs2s_session *s) {
   return rc;
 }
 
+/* How long a check is reused for the same domain. A stream asks for the
+ * same answer two or three times while it negotiates (features, SASL,
+ * the features after SASL), each a chain decode and signature checks;
+ * the chain cannot change within one TLS session, and only expiry
+ * depends on the time. */
+#define PEER_CHECK_REUSE_MS 1000u
+
+static int peer_check_cached(const xs2s_session *s, const char *domain) {
+  return s->peer_check_domain && strcmp(s->peer_check_domain, domain) == 0 &&
+         s->now - s->peer_check_at < PEER_CHECK_REUSE_MS;
+}
+
+/* Remembers a result (without memory it just is not remembered). */
+static void peer_check_keep(xs2s_session *s, const char *domain, int rc) {
+  size_t n = strlen(domain) + 1;
+  char *copy = xs2s__malloc(&s->mem, n);
+  if (copy)
+    memcpy(copy, domain, n);
+  xs2s__free(&s->mem, s->peer_check_domain);
+  s->peer_check_domain = copy;
+  s->peer_check_rc = rc;
+  s->peer_check_at = s->now;
+}
+
+static int peer_check_run(xs2s_session *s, const char *domain);
+
 int xs2s__tls_peer_check(xs2s_session *s, const char *domain) {
   if (s->tls_state != XS2S__TLS_ACTIVE || !domain)
     return XS2S_ERR_CERT_UNTRUSTED;
+  if (peer_check_cached(s, domain))
+    return s->peer_check_rc;
+  int rc = peer_check_run(s, domain);
+  if (rc != XS2S_ERR_NOMEM)
+    peer_check_keep(s, domain, rc);
+  return rc;
+}
+
+void xs2s__session_prefetch(xs2s_session *s) {
+  /* The same condition as xs2s__features_act()'s check. */
+  if (s->peer_prefetched || s->role != XS2S_SESSION_INITIATING ||
+      s->tls_state != XS2S__TLS_ACTIVE || !s->remote_domain ||
+      s->state == XS2S_SESSION_CLOSED ||
+      !(s->require_valid_cert || s->tlsa_count > 0))
+    return;
+  s->peer_prefetched = 1;
+  xs2s__tls_peer_check(s, s->remote_domain);
+}
+
+static int peer_check_run(xs2s_session *s, const char *domain) {
   int initiating = s->role == XS2S_SESSION_INITIATING;
   xs2s_tls_verify_result res;
   memset(&res, 0, sizeof(res));

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "session_trim.h"
 #include "tls_int.h"
 
 static ssize_t push_fn(gnutls_transport_ptr_t ptr, const void *data,
@@ -34,6 +35,13 @@ static ssize_t pull_fn(gnutls_transport_ptr_t ptr, void *data, size_t len) {
   memcpy(data, xs2s__buf_bytes(&t->in), n);
   xs2s__buf_consume(&t->in, n);
   return (ssize_t)n;
+}
+
+void xs2s__tls_trim(xs2s_tls *t) {
+  if (t && t->in.len == 0)
+    xs2s__buf_free(&t->in);
+  if (t && t->out.len == 0)
+    xs2s__buf_free(&t->out);
 }
 
 /* GnuTLS asks for our certificate: by SNI when we receive, by our local

@@ -324,6 +324,36 @@ static void test_targets(void) {
   }
   xs2s_resolve_result_free(res);
 
+  /* The SRV target is the domain itself, and elsewhere. */
+  res = resolve(r, "self.example");
+  CHECK_INT(res->error, 0);
+  CHECK_INT(res->source, XS2S_RESOLVE_SOURCE_SRV);
+  CHECK_STR(describe(res), "self.example:5270/0/0/starttls");
+  if (res->ncandidates == 1 && res->candidates[0].naddrs == 2) {
+    CHECK_STR(addr_text(&res->candidates[0].addrs[0]), "[2001:db8::160]:5270");
+    CHECK_STR(addr_text(&res->candidates[0].addrs[1]), "192.0.2.160:5270");
+  } else {
+    CHECK(0);
+  }
+  xs2s_resolve_result_free(res);
+  res = resolve(r, "away.example");
+  CHECK_INT(res->error, 0);
+  CHECK_STR(describe(res), "xmpp.away.example:5269/0/0/starttls");
+  if (res->ncandidates == 1 && res->candidates[0].naddrs == 1)
+    CHECK_STR(addr_text(&res->candidates[0].addrs[0]), "192.0.2.161:5269");
+  else
+    CHECK(0);
+  xs2s_resolve_result_free(res);
+  /* No SRV, and the domain's address behind a CNAME. */
+  res = resolve(r, "chased.example");
+  CHECK_INT(res->error, 0);
+  CHECK_INT(res->source, XS2S_RESOLVE_SOURCE_FALLBACK);
+  if (res->ncandidates == 1 && res->candidates[0].naddrs == 1)
+    CHECK_STR(addr_text(&res->candidates[0].addrs[0]), "192.0.2.150:5269");
+  else
+    CHECK(0);
+  xs2s_resolve_result_free(res);
+
   /* Names under test. resolve from local data as well. */
   res = resolve(r, "chat.test");
   CHECK_INT(res->error, 0);

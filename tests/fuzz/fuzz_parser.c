@@ -6,12 +6,18 @@
  * stanza round-trips and writes it as a session would; it pauses on
  * <proceed/>, and the driver then resets and feeds the rest, as after
  * STARTTLS. After an error the driver resets and goes on too, a few times.
+ *
+ * Each input runs twice, the second time hibernating the parser
+ * (xs2s__parser_hibernate()) after feeds chosen by the generator; both
+ * runs must see the same events, errors, messages and feed results.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "buf.h"
 #include "fuzz_check.h"
+#include "parser_internal.h"
 #include "serialize.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,13 +41,21 @@ static int on_open(xs2s_parser *p, const xs2s_stream_header *h, void *ud) {
 typedef struct state {
   xs2s__buf out;
   int paused;
+  uint64_t hash; /* of every event and feed result */
 } state;
+
+static void mix(state *st, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++)
+    st->hash = (st->hash ^ b[i]) * 1099511628211ull;
+}
 
 static int on_stanza(xs2s_parser *p, xs2s_stanza *s, void *ud) {
   state *st = ud;
   (void)p;
   fuzz_check_round_trip(s);
   FUZZ_ASSERT(xs2s__stanza_write(s, &st->out, &s2s_scope) == 0);
+  mix(st, xs2s__buf_bytes(&st->out), st->out.len);
   xs2s__buf_clear(&st->out);
   st->paused = xs2s_stanza_is(s, "proceed", NULL);
   return st->paused ? XS2S_PARSER_PAUSE : 0;
@@ -49,18 +63,22 @@ static int on_stanza(xs2s_parser *p, xs2s_stanza *s, void *ud) {
 
 static void on_error(xs2s_parser *p, int code, xs2s_stream_condition c,
                      const char *message, void *ud) {
-  (void)ud;
+  state *st = ud;
+  mix(st, &code, sizeof(code));
+  mix(st, message, strlen(message));
   FUZZ_ASSERT(code < 0 && message != NULL);
   FUZZ_ASSERT(xs2s_stream_condition_name(c) != NULL);
   FUZZ_ASSERT(xs2s_parser_condition(p) == c);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+/* One run over the input; @hibernate: sometimes hibernate after a feed.
+ * Returns the hash of what happened. */
+static uint64_t drive(const uint8_t *data, size_t size, int hibernate) {
   uint64_t rng = 1469598103934665603ull;
   for (size_t i = 0; i < size; i++)
     rng = (rng ^ data[i]) * 1099511628211ull;
   xs2s_mem mem;
-  state st = {.paused = 0};
+  state st = {.paused = 0, .hash = 1469598103934665603ull};
   xs2s__mem_init(&mem, NULL);
   xs2s__buf_init(&st.out, &mem);
   xs2s_parser_callbacks cb = {on_open, on_stanza, NULL, on_error};
@@ -75,6 +93,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (chunk > size - off)
       chunk = size - off;
     ssize_t rc = xs2s_parser_feed(p, s + off, chunk);
+    mix(&st, &rc, sizeof(rc));
+    if (hibernate && (rng >> 20) % 3 == 0)
+      xs2s__parser_hibernate(p);
     if (rc >= 0) {
       FUZZ_ASSERT((size_t)rc <= chunk);
       off += (size_t)rc;
@@ -95,5 +116,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   xs2s_parser_free(p);
   xs2s__buf_free(&st.out);
+  return st.hash;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  FUZZ_ASSERT(drive(data, size, 0) == drive(data, size, 1));
   return 0;
 }

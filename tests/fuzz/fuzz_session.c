@@ -11,12 +11,14 @@
  * all output after each call and moves the clock on, so that keys,
  * stanzas, timers and closing all get exercised. Invariants: recv consumes
  * everything or fails with the stream closing; nothing is delivered
- * unauthenticated; the closed callback comes exactly once.
+ * unauthenticated; the closed callback comes exactly once. The session is
+ * trimmed (as the engine does to idle ones) after a third of the chunks.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "session_trim.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -128,6 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = xs2s_session_output(s, &out);
     xs2s_session_consume(s, n);
     FUZZ_ASSERT(!xs2s_session_want_write(s));
+    if (chunk % 3 == 0) /* idle trimming (session_trim.h) */
+      xs2s__session_trim(s);
     now += next(&st) % 20000;
     if (xs2s_session_next_deadline(s) <= now)
       xs2s_session_on_timer(s, now);
