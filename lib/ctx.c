@@ -12,7 +12,6 @@
 #include "bounce.h"
 #include "ctx_int.h"
 #include "domain.h"
-#include "resolve_int.h"
 
 #define NS_SERVER "jabber:server"
 #define NS_CLIENT "jabber:client"
@@ -282,7 +281,6 @@ static int setup(xs2s_ctx *ctx, const xs2s_loop_callbacks *loop) {
     xs2s__ctx_log(ctx, XS2S_LOG_ERROR, "resolver: %s", xs2s_strerror(rc));
     return rc;
   }
-  xs2s__resolver_warm(ctx->resolver);
   return xs2s__listeners_open(ctx);
 }
 

@@ -95,26 +95,6 @@ int xs2s_resolver_new(xs2s_resolver **out,
   return 0;
 }
 
-/* A name under a zone of our own, so its lookup never leaves the process
- * whatever the configuration says. */
-#define WARM_NAME "xs2s-warm.invalid."
-
-static void warm_done(void *data, int err, struct ub_result *result) {
-  (void)data;
-  (void)err;
-  if (result)
-    ub_resolve_free(result);
-}
-
-void xs2s__resolver_warm(xs2s_resolver *r) {
-  /* Errors are left for the first real query to report. */
-  if (!r || ub_ctx_zone_add(r->ub, WARM_NAME, "always_nxdomain") != 0)
-    return;
-  int id;
-  ub_resolve_async(r->ub, WARM_NAME, 1 /* A */, 1 /* IN */, NULL, warm_done,
-                   &id);
-}
-
 static void free_query_list(xs2s_resolve_query *q) {
   while (q) {
     xs2s_resolve_query *next = q->next;

@@ -145,10 +145,4 @@ void xs2s__query_cancel(xs2s_resolve_query *q);
 /* Frees a query that is on no list and has no lookup in flight. */
 void xs2s__query_free(xs2s_resolve_query *q);
 
-/* libunbound reads its configuration and starts its worker thread on
- * the first query (about a millisecond); this does both at once with a
- * lookup answered by a local zone of our own, whose answer is dropped,
- * so that the first connection does not wait for them. */
-void xs2s__resolver_warm(xs2s_resolver *r);
-
 #endif /* XS2S_RESOLVE_INT_H */
