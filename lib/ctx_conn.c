@@ -107,8 +107,9 @@ static void on_auth_failed(xs2s_session *s, const char *local,
   xs2s__conn *c = ud;
   c->ctx->counters.auth_failures++;
   xs2s__ctx_log(c->ctx, XS2S_LOG_WARNING,
-                "conn %llu: %s refused %s -> %s: %s", (unsigned long long)c->id,
-                remote, local, remote, xs2s_stanza_condition_name(cond));
+                "conn %llu: %s -> %s not authenticated: %s",
+                (unsigned long long)c->id, local, remote,
+                xs2s_stanza_condition_name(cond));
   if (c->remote)
     xs2s__remote_pair_failed(c->remote, c, local, cond);
 }
