@@ -52,20 +52,24 @@ done
 
 step "alice@a.test -> echo@b.test, through both gateways, and the reply back"
 status=0
+fail() {
+  echo "  FAILED: $*"
+  status=1
+}
 gw_component --jid a.test --secret secret-a --host 127.0.0.21 \
   --send echo@b.test --from alice@a.test \
   --body "Hello b.test, this is alice behind the a.test gateway" |
-  sed -u 's/^/  component | /' || status=$?
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-wait "$echo_pid" || status=1
+  sed -u 's/^/  component | /'
+[ "${PIPESTATUS[0]}" -eq 0 ] || fail "the sending component did not get its reply"
+wait "$echo_pid" || fail "the echo component did not finish cleanly"
 
 step "What each gateway saw (s2s streams: direction, TLS, authentication)"
 grep -h "s2s up" "$GW_DIR/a.log" "$GW_DIR/b.log" |
   sed 's/^[^ ]* [a-z]* *//; s/^/  /'
 
 step "Clean shutdown (SIGTERM)"
-gw_stop a || status=1
-gw_stop b || status=1
+gw_stop a || fail "gateway a.test did not stop cleanly"
+gw_stop b || fail "gateway b.test did not stop cleanly"
 sleep 0.2
 if [ "$status" -eq 0 ]; then
   step "Demo OK: the message crossed the federation and the reply came back"

@@ -79,16 +79,20 @@ gw_pid() {
 }
 
 # gw_stop NAME: SIGTERM, then wait for the process; fails unless it exits
-# with status 0 and logs "stopped".
+# and logs "stopped" within 10 s.
 gw_stop() {
   pid=$(gw_pid "$1")
   [ -n "$pid" ] || { echo "gateway $1 is not running" >&2; return 1; }
   kill -TERM "$pid"
+  # With GW_ECHO=1 the log is written through tee, so its last line may
+  # land a moment after the process has gone: wait for both.
   for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
+    if ! kill -0 "$pid" 2>/dev/null && grep -q " stopped$" "$GW_DIR/$1.log"; then
+      return 0
+    fi
     sleep 0.1
   done
-  ! kill -0 "$pid" 2>/dev/null && grep -q " stopped$" "$GW_DIR/$1.log"
+  return 1
 }
 
 # gw_component ARGS...: the slixmpp component (component.py).
