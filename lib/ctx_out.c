@@ -40,6 +40,8 @@ static void bounce_queue(xs2s__remote *r, const char *local,
   bounce_arg b = {r->ctx, cond, text};
   xs2s__queue_take_all(&r->queue, local, local ? strlen(local) : 0,
                        bounce_entry, &b);
+  if (!local) /* XEP-0198: what waited for a resumption goes too */
+    xs2s__sm_remote_bounce(r, cond, text);
 }
 
 /* The authoritative server cannot be asked: answer the request with a
@@ -93,7 +95,7 @@ static void retry_timer_fn(xs2s__timer *t, uint64_t now, void *arg) {
   if (r->state != XS2S__REMOTE_FAILED)
     return;
   r->state = XS2S__REMOTE_IDLE;
-  if (r->queue.count || r->verifies)
+  if (r->queue.count || r->verifies || xs2s__sm_remote_pending(r))
     start(r);
 }
 
@@ -240,6 +242,7 @@ void xs2s__remote_connected(xs2s__remote *r, xs2s__conn *c) {
   first = li >= 0 ? ctx->locals[li] : ctx->locals[0];
   if (xs2s__conn_start_session(c, first) < 0)
     return; /* the conn is dead: conn_gone moves on */
+  xs2s__sm_remote_resume(r, c);
   /* Every other local domain with queued stanzas joins the stream. */
   for (e = xs2s__queue_oldest(&r->queue); e; e = e->next)
     if (strcmp(e->local, first) != 0)
@@ -258,7 +261,9 @@ static const char too_large[] =
 
 static int drain_entry(xs2s__qentry *e, void *arg) {
   xs2s__conn *c = arg;
-  int rc = xs2s__conn_send(c, e->stanza);
+  int rc = xs2s__conn_send(c, e->stanza, e->local, e->tag);
+  if (rc == XS2S__CONN_FULL || rc == XS2S_ERR_NOT_AUTHENTICATED)
+    return XS2S__QUEUE_KEEP; /* acknowledgements or a resumption first */
   if (rc == XS2S_ERR_LIMIT) {
     /* Over the peer's advertised max-bytes: bounced, the rest goes on. */
     xs2s__ctx_defer(c->ctx, e->stanza, e->tag, 0,
@@ -340,7 +345,7 @@ void xs2s__remote_conn_gone(xs2s__remote *r, xs2s__conn *c, int error,
   if (r->out_authed) {
     r->out_authed = 0;
     r->state = XS2S__REMOTE_IDLE;
-    if (r->queue.count || r->verifies)
+    if (r->queue.count || r->verifies || xs2s__sm_remote_pending(r))
       start(r);
     return;
   }
@@ -400,7 +405,7 @@ int xs2s__remote_submit(xs2s__remote *r, const xs2s_stanza *s,
   else if (r->bidi_in && xs2s__conn_pair_ready(r->bidi_in, local, r->name))
     via = r->bidi_in; /* XEP-0288: the peer's stream carries ours too */
   if (via) {
-    int rc = xs2s__conn_send(via, s);
+    int rc = xs2s__conn_send(via, s, local, tag);
     if (rc == 0) {
       ctx->counters.stanzas_accepted++;
       return 0;
@@ -414,7 +419,8 @@ int xs2s__remote_submit(xs2s__remote *r, const xs2s_stanza *s,
                       too_large);
       return 0;
     }
-    if (rc != XS2S_ERR_NOT_AUTHENTICATED && rc != XS2S_ERR_BAD_STATE)
+    if (rc != XS2S_ERR_NOT_AUTHENTICATED && rc != XS2S_ERR_BAD_STATE &&
+        rc != XS2S__CONN_FULL)
       return rc;
   }
   int rc = xs2s__queue_push(&r->queue, s, local, strlen(local),

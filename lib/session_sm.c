@@ -106,6 +106,9 @@ static int write_ack(xs2s_session *s) {
 }
 
 static int write_request(xs2s_session *s) {
+  xs2s__session_log(s, XS2S_SESSION_LOG_DEBUG,
+                    "asking for an acknowledgement (%lu sent, %lu acked)",
+                    (unsigned long)s->sm.sent, (unsigned long)s->sm.acked);
   int rc = xs2s__session_write_str(s, "<r xmlns='" XS2S_NS_SM "'/>");
   if (rc == 0) {
     s->sm.r_pending = 1;

@@ -29,6 +29,10 @@ typedef struct node {
   char last_text[256];
   int ups, downs;
   int echo; /* answer every message with "echo:" + its body */
+  /* Optional per-message books: messages whose body is "m<N>" (N below
+   * map_n) count here as delivered (got_map) or bounced (bounce_map). */
+  unsigned short *got_map, *bounce_map;
+  int map_n;
 } node;
 
 /* Options of node_start(); zero means the engine's default. */
@@ -46,6 +50,7 @@ typedef struct node_opts {
   uint64_t limits[XS2S_LIMIT_COUNT_];
   uint64_t timeouts[XS2S_TIMEOUT_COUNT_];
   int timeout_set[XS2S_TIMEOUT_COUNT_]; /* to allow an explicit 0 */
+  int sm_off;         /* no XEP-0198 stream management */
 } node_opts;
 
 extern const char *node_certs_dir;
