@@ -749,8 +749,10 @@ static int on_element(xs2s_parser *p, xs2s_stanza *el, void *user_data) {
   (void)p;
   xs2s_session *s = user_data;
   if (s->state == XS2S_SESSION_CLOSED ||
-      (s->state == XS2S_SESSION_CLOSING && s->close_error))
-    return 0; /* after an error, wait for the peer's close quietly */
+      (s->state == XS2S_SESSION_CLOSING && s->close_error &&
+       !xs2s_stanza_is(el, NULL, XS2S_NS_SM)))
+    return 0; /* after an error, wait for the peer's close quietly (its
+               * last XEP-0198 answers still count) */
   if (xs2s_stanza_is(el, "error", XS2S_NS_STREAMS))
     peer_stream_error(s, el);
   else if (s->role == XS2S_SESSION_RECEIVING)

@@ -418,8 +418,10 @@ int xs2s__sm_element(xs2s_session *s, const xs2s_stanza *el) {
   int initiating = s->role == XS2S_SESSION_INITIATING;
   if (!usable(s))
     return fail_stream(s, "stream management is not offered");
-  if (s->state == XS2S_SESSION_CLOSING && strcmp(name, "a") != 0)
-    return 0; /* our end is written: only a last acknowledgement counts */
+  if (s->state == XS2S_SESSION_CLOSING &&
+      (strcmp(name, "r") == 0 || strcmp(name, "enable") == 0 ||
+       strcmp(name, "resume") == 0))
+    return 0; /* our end is written: nothing more can be answered */
   if (strcmp(name, "r") == 0) {
     if (s->sm.state != XS2S__SM_ON)
       return fail_stream(s, "<r/> without stream management");
