@@ -206,6 +206,10 @@ static void on_resume_failed(xs2s__conn *c, const xs2s_sm_event *ev) {
 
 static void on_acked(xs2s__conn *c, const xs2s_sm_event *ev) {
   uint32_t n = drop_acked(&c->sm, ev->count);
+  xs2s__ctx_log(c->ctx, XS2S_LOG_DEBUG,
+                "conn %llu: the peer acknowledged %lu stanzas (h=%lu)",
+                (unsigned long long)c->id, (unsigned long)n,
+                (unsigned long)ev->h);
   c->sm.acked = ev->h;
   c->sm.acked_total += n;
   c->ctx->counters.stanzas_acked += n;
@@ -336,6 +340,10 @@ void xs2s__sm_on_event(xs2s_session *s, xs2s_sm_event *ev, void *ud) {
   xs2s__conn *c = ud;
   switch (ev->type) {
   case XS2S_SM_ENABLED:
+    xs2s__ctx_log(c->ctx, XS2S_LOG_DEBUG,
+                  "conn %llu %s: stream management on (%s)",
+                  (unsigned long long)c->id, xs2s_direction_name(c->dir),
+                  ev->resume && ev->id ? "resumable" : "acknowledgements");
     c->sm.on = 1;
     c->sm.resumable = ev->resume && ev->id;
     snprintf(c->sm.id, sizeof(c->sm.id), "%s", ev->id ? ev->id : "");
