@@ -953,7 +953,8 @@ typedef struct xs2s_counters {
   uint64_t open_connections;    /**< connections open right now */
   /** stanzas accepted by xs2s_ctx_send() / xs2s_ctx_send_raw(); once
    * nothing is queued it equals stanzas_out + stanzas_bounced + the
-   * sends to local domains (nothing lost silently) */
+   * sends to local domains (nothing lost silently), less
+   * stanzas_resent and stanzas_bounced_unacked (XEP-0198) */
   uint64_t stanzas_accepted;
   /** XEP-0198: stanzas the receiving server acknowledged */
   uint64_t stanzas_acked;
