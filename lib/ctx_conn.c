@@ -287,7 +287,8 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
   sc.direct_tls = c->direct_tls;
   sc.bidi = cfg->bidi;
   sc.sm_off = cfg->sm_off;
-  sc.sm_resume_s = (uint32_t)(cfg->timeouts[XS2S_TIMEOUT_SM_RESUME] / 1000);
+  sc.sm_resume_s =
+      (uint32_t)((cfg->timeouts[XS2S_TIMEOUT_SM_RESUME] + 999) / 1000);
   if (c->direct_tls)
     sc.security = XS2S_SECURITY_REQUIRED;
   sc.wall_clock_ms = xs2s__loop_wall_ms();

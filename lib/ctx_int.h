@@ -54,6 +54,8 @@ typedef struct xs2s__sm_out {
   uint32_t acked;      /* the peer's last h; + unacked.count = sent */
   uint64_t acked_total; /* stanzas acknowledged on this stream */
   xs2s__queue unacked; /* written, not acknowledged, oldest first */
+  char *first_local;   /* kept by the remote: the stream's first pair's
+                        * local domain, which resumes it */
 } xs2s__sm_out;
 
 /* Returned by xs2s__conn_send(): the stream's unacknowledged list is
@@ -205,6 +207,10 @@ void xs2s__remote_conn_gone(xs2s__remote *r, xs2s__conn *c, int error,
  * forbidden domain was dropped, else 0; adds the streams it closed to
  * *@streams. */
 int xs2s__remote_reconfigure(xs2s__remote *r, size_t *streams);
+/* XEP-0198: stanzas known not to have been handled by the peer go back to
+ * the front of the queue (older than what it holds), their local domains
+ * joining ->out. @entries is left empty. */
+void xs2s__remote_requeue(xs2s__remote *r, xs2s__queue *entries);
 /* Bounces every queued stanza (shutdown). */
 void xs2s__remote_bounce_all(xs2s_ctx *ctx, const char *text);
 /* Frees every remote; queued stanzas are bounced (ctx_free). */

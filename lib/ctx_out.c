@@ -234,7 +234,9 @@ void xs2s__remote_connected(xs2s__remote *r, xs2s__conn *c) {
   xs2s_ctx *ctx = r->ctx;
   const char *first = NULL;
   const xs2s__qentry *e = xs2s__queue_oldest(&r->queue);
-  if (e)
+  if (xs2s__sm_remote_pending(r) && r->sm_prev.first_local)
+    first = r->sm_prev.first_local; /* the pair that resumes the stream */
+  else if (e)
     first = e->local;
   else if (r->verifies)
     first = r->verifies->req.receiving;
@@ -358,6 +360,20 @@ void xs2s__remote_conn_gone(xs2s__remote *r, xs2s__conn *c, int error,
   } else {
     fail(r, XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND);
   }
+}
+
+void xs2s__remote_requeue(xs2s__remote *r, xs2s__queue *entries) {
+  xs2s__queue_prepend(&r->queue, entries);
+  xs2s__conn *c = r->out;
+  if (c && c->state == XS2S__CONN_OPEN && c->session) {
+    const char *last = NULL;
+    for (const xs2s__qentry *e = r->queue.head; e; e = e->next)
+      if (!last || strcmp(last, e->local) != 0) {
+        xs2s_session_add_pair(c->session, e->local, r->name);
+        last = e->local;
+      }
+  }
+  arm_queue_timer(r);
 }
 
 /* -- Entry points --------------------------------------------------------- */

@@ -101,8 +101,10 @@ static void list_bounce(xs2s_ctx *ctx, xs2s__sm_out *sm,
 
 /* Empties and forgets @sm (its entries were written; nothing is told). */
 static void list_reset(xs2s__sm_out *sm) {
-  if (sm->init)
+  if (sm->init) {
+    xs2s__free(sm->unacked.mem, sm->first_local);
     xs2s__queue_free(&sm->unacked);
+  }
   memset(sm, 0, sizeof(*sm));
 }
 
@@ -143,30 +145,20 @@ void xs2s__sm_conn_idle(xs2s__conn *c) {
   xs2s_session_sm_request_ack(c->session);
 }
 
-/* <resumed/>: what the peer did not handle goes out again, in order. */
-typedef struct resend_ctx {
-  xs2s__conn *c;
-  size_t resent, bounced;
-} resend_ctx;
-
-static void resend_entry(xs2s__qentry *e, void *arg) {
-  resend_ctx *rc = arg;
-  xs2s__conn *c = rc->c;
-  xs2s_ctx *ctx = c->ctx;
-  int sent = -1;
-  if (c->remote && xs2s__conn_pair_ready(c, e->local, c->remote->name))
-    sent = xs2s__conn_send(c, e->stanza, e->local, e->tag);
-  if (sent == 0) {
-    ctx->counters.stanzas_resent++;
-    rc->resent++;
-    return;
-  }
-  /* Its pair is not (yet) authenticated on the new stream, or no room:
-   * nothing says whether it arrived. */
-  rc->bounced++;
-  ctx->counters.stanzas_bounced_unacked++;
-  xs2s__ctx_defer(ctx, e->stanza, e->tag, 0, UNACKED_COND, unacked_text);
-  e->stanza = NULL;
+/* The peer said which of the previous stream's stanzas it handled (its
+ * <resumed h/>, or a <failed h/>): the others certainly did not arrive, so
+ * they go back to the front of the queue and out again, in order, on
+ * whatever stream carries their pair. */
+static size_t requeue_rest(xs2s__remote *r, uint32_t handled_count) {
+  xs2s_ctx *ctx = r->ctx;
+  uint32_t handled = drop_acked(&r->sm_prev, handled_count);
+  ctx->counters.stanzas_acked += handled;
+  size_t n = r->sm_prev.init ? r->sm_prev.unacked.count : 0;
+  ctx->counters.stanzas_resent += n;
+  if (n)
+    xs2s__remote_requeue(r, &r->sm_prev.unacked);
+  list_reset(&r->sm_prev);
+  return n;
 }
 
 static void on_resumed(xs2s__conn *c, const xs2s_sm_event *ev) {
@@ -180,17 +172,12 @@ static void on_resumed(xs2s__conn *c, const xs2s_sm_event *ev) {
   c->sm.acked = ev->h;
   if (!r)
     return;
-  uint32_t handled = drop_acked(&r->sm_prev, ev->count);
-  ctx->counters.stanzas_acked += handled;
-  c->sm.acked_total += handled;
-  resend_ctx rs = {c, 0, 0};
-  if (r->sm_prev.init)
-    xs2s__queue_take_all(&r->sm_prev.unacked, NULL, 0, resend_entry, &rs);
-  list_reset(&r->sm_prev);
+  c->sm.acked_total += ev->count;
+  size_t n = requeue_rest(r, ev->count);
   xs2s__ctx_log(ctx, XS2S_LOG_INFO,
-                "conn %llu: %s resumed: %lu handled, %zu written again%s",
-                (unsigned long long)c->id, r->name, (unsigned long)handled,
-                rs.resent, rs.bounced ? ", some bounced" : "");
+                "conn %llu: %s resumed: %lu handled, %zu to write again",
+                (unsigned long long)c->id, r->name, (unsigned long)ev->count,
+                n);
 }
 
 static void on_resume_failed(xs2s__conn *c, const xs2s_sm_event *ev) {
@@ -198,8 +185,10 @@ static void on_resume_failed(xs2s__conn *c, const xs2s_sm_event *ev) {
   xs2s__remote *r = c->remote;
   if (!r)
     return;
-  if (ev->has_h)
-    ctx->counters.stanzas_acked += drop_acked(&r->sm_prev, ev->count);
+  if (ev->has_h) {
+    requeue_rest(r, ev->count);
+    return;
+  }
   list_bounce(ctx, &r->sm_prev, UNACKED_COND, unacked_text);
   list_reset(&r->sm_prev);
 }
@@ -387,6 +376,8 @@ void xs2s__sm_conn_end(xs2s__conn *c, int resumable) {
       !ctx->shutting_down && ctx->cfg->timeouts[XS2S_TIMEOUT_SM_RESUME] &&
       !(r->sm_prev.init && r->sm_prev.unacked.count)) {
     list_reset(&r->sm_prev);
+    if (c->npairs)
+      c->sm.first_local = xs2s__strdup(&ctx->mem, c->pairs[0].local);
     r->sm_prev = c->sm;
     /* The queue's tail may point at its own head field. */
     if (!r->sm_prev.unacked.head)

@@ -143,3 +143,18 @@ size_t xs2s__queue_take_all(xs2s__queue *q, const char *local,
                             void *arg) {
   return hand_over(q, detach(q, local, local_len, UINT64_MAX), fn, arg);
 }
+
+void xs2s__queue_prepend(xs2s__queue *dst, xs2s__queue *src) {
+  if (!src->head)
+    return;
+  *src->tail = dst->head;
+  if (!dst->head)
+    dst->tail = src->tail;
+  dst->head = src->head;
+  dst->count += src->count;
+  dst->bytes += src->bytes;
+  src->head = NULL;
+  src->tail = &src->head;
+  src->count = 0;
+  src->bytes = 0;
+}

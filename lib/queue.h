@@ -93,4 +93,9 @@ size_t xs2s__queue_take_all(xs2s__queue *q, const char *local,
                             size_t local_len, xs2s__queue_take_fn fn,
                             void *arg);
 
+/* Moves every entry of @src, in order, to the front of @dst (older than
+ * what @dst holds), whatever @dst's bound: they were accepted before.
+ * @src is left empty. Both use the same allocator. */
+void xs2s__queue_prepend(xs2s__queue *dst, xs2s__queue *src);
+
 #endif /* XS2S_QUEUE_H */

@@ -140,6 +140,8 @@ int node_start(node *n, const node_opts *o) {
   } else {
     rc |= xs2s_config_add_domain(cfg, o->domain, NULL, NULL);
   }
+  if (o->domain2)
+    rc |= xs2s_config_add_domain(cfg, o->domain2, NULL, NULL);
   if (o->ca) {
     snprintf(ca, sizeof(ca), "%s/%s", node_certs_dir, o->ca);
     rc |= xs2s_config_set_ca_file(cfg, ca);

@@ -51,6 +51,7 @@ typedef struct node_opts {
   uint64_t timeouts[XS2S_TIMEOUT_COUNT_];
   int timeout_set[XS2S_TIMEOUT_COUNT_]; /* to allow an explicit 0 */
   int sm_off;         /* no XEP-0198 stream management */
+  const char *domain2; /* a second local domain (no certificate) */
 } node_opts;
 
 extern const char *node_certs_dir;

@@ -183,7 +183,7 @@ typedef enum xs2s_timeout {
   XS2S_TIMEOUT_TCP_KEEPALIVE_INTERVAL,
   /** XEP-0198: how long a broken incoming stream can be resumed (its
    * state is kept, offered to peers as <enabled max/> in seconds, rounded
-   * down). Default 60000 (60 s); 0 = acknowledgements only, no
+   * up). Default 60000 (60 s); 0 = acknowledgements only, no
    * resumption. "sm-resume". */
   XS2S_TIMEOUT_SM_RESUME,
   XS2S_TIMEOUT_COUNT_ /**< number of timeouts (not a timeout) */
@@ -958,8 +958,9 @@ typedef struct xs2s_counters {
   uint64_t stanzas_accepted;
   /** XEP-0198: stanzas the receiving server acknowledged */
   uint64_t stanzas_acked;
-  /** XEP-0198: stanzas written again on a resumed stream (each also
-   * counted again in stanzas_out) */
+  /** XEP-0198: written stanzas that the peer said it had not handled (its
+   * <resumed h/>), put back at the front of the queue to be written again
+   * (each write counted again in stanzas_out) */
   uint64_t stanzas_resent;
   /** XEP-0198: stanzas written but bounced because their stream broke
    * before they were acknowledged and could not be resumed (also counted
