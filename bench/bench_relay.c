@@ -25,7 +25,8 @@
  * figure d1.w.test ... d10000.w.test, served by receiver engines of 60
  * domains each on 127.78.x.y (an engine offers an incoming stream at most
  * 64 of its domains). BENCH_STREAMS=N shrinks the memory run (profiling),
- * BENCH_VERBOSE=1 logs everything, BENCH_NO_PARSE=1 skips the reference.
+ * BENCH_VERBOSE=1 logs everything, BENCH_NO_PARSE=1 skips the reference,
+ * BENCH_SM_OFF=1 runs without XEP-0198 stream management.
  * Every loop is bounded; an alarm ends any process that hangs.
  */
 #define _GNU_SOURCE
@@ -353,6 +354,8 @@ static xs2s_config *make_config(const char *domain, const char *listen,
   rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_CONNECTIONS_PER_ADDRESS, 30000);
   rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_LISTEN_BACKLOG, 4096);
   rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_QUEUE_BYTES, 64u << 20);
+  if (getenv("BENCH_SM_OFF")) /* compare without XEP-0198 */
+    rc |= xs2s_config_set_stream_management(cfg, 0);
   rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_CONNECT, 5000);
   if (rc)
     die("config setters");
