@@ -416,8 +416,14 @@ static int on_resume(xs2s_session *s, const xs2s_stanza *el) {
 int xs2s__sm_element(xs2s_session *s, const xs2s_stanza *el) {
   const char *name = xs2s_stanza_name(el);
   int initiating = s->role == XS2S_SESSION_INITIATING;
-  if (!usable(s))
+  if (!usable(s)) {
+    /* A peer that asks on a bidirectional stream, where we offered it
+     * before bidirectionality was asked for: a refusal, not an error. */
+    if (!s->sm.off && s->bidi_on && s->role == XS2S_SESSION_RECEIVING &&
+        (strcmp(name, "enable") == 0 || strcmp(name, "resume") == 0))
+      return write_failed(s, "feature-not-implemented");
     return fail_stream(s, "stream management is not offered");
+  }
   if (s->state == XS2S_SESSION_CLOSING &&
       (strcmp(name, "r") == 0 || strcmp(name, "enable") == 0 ||
        strcmp(name, "resume") == 0))

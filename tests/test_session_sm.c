@@ -417,6 +417,44 @@ static void test_before_auth(void) {
   h_world_free(&w);
 }
 
+/* Records what the receiving side writes and keeps it from the other. */
+static size_t swallow_to_a(h_link *l, int dir, char *buf, size_t len,
+                           size_t cap) {
+  (void)l;
+  (void)cap;
+  if (dir != 1)
+    return len;
+  if (wire_len + len < sizeof(wire)) {
+    memcpy(wire + wire_len, buf, len);
+    wire_len += len;
+    wire[wire_len] = '\0';
+  }
+  return 0;
+}
+
+/* Bidirectional streams carry stanzas both ways: no stream management;
+ * a peer that asks anyway is refused, not cut off. */
+static void test_bidi(void) {
+  h_world w;
+  world(&w);
+  w.bidi_init = w.bidi_recv = 1;
+  h_link *l = h_connect(&w, &A, "a.test", &B, "b.test", 0);
+  h_run(&w);
+  CHECK_INT(xs2s_session_is_bidi(l->a.s), 1);
+  xs2s_sm_info i;
+  CHECK_INT(xs2s_session_sm_info(l->a.s, &i), 0);
+  CHECK_INT(xs2s_session_sm_info(l->b.s, &i), 0);
+  wire_len = 0;
+  l->filter = swallow_to_a; /* what b.test answers, a.test never asked */
+  CHECK(h_inject(&l->b, "<enable xmlns='urn:xmpp:sm:3'/>") > 0);
+  h_run(&w);
+  CHECK(strstr(wire, "<failed xmlns='urn:xmpp:sm:3'><feature-not-implemented")
+        != NULL);
+  CHECK_INT(xs2s_session_get_state(l->b.s), XS2S_SESSION_OPEN);
+  CHECK_INT(l->b.n_sm[XS2S_SM_ENABLED], 0);
+  h_world_free(&w);
+}
+
 int main(void) {
   RUN(test_negotiation);
   RUN(test_not_offered);
@@ -425,5 +463,6 @@ int main(void) {
   RUN(test_resume_wraparound);
   RUN(test_resume_refused);
   RUN(test_before_auth);
+  RUN(test_bidi);
   return check_finish();
 }
