@@ -234,11 +234,11 @@ static void save_incoming(xs2s__conn *c) {
   if (!c->session || !c->npairs || window == 0 || c->sm_superseded ||
       !xs2s_session_sm_info(c->session, &info) || !info.resumable)
     return;
-  /* An orderly close or a stream error ends the stream for good. */
+  /* An orderly close (the idle timeout's too) or a stream error ends the
+   * stream for good; a broken connection does not. */
   int e = c->close.error;
   if (e != XS2S_ERR_STREAM_CLOSED && e != XS2S_ERR_SYSTEM &&
-      e != XS2S_ERR_TLS && e != XS2S_ERR_TLS_PEER_CLOSED &&
-      e != XS2S_ERR_TIMEOUT)
+      e != XS2S_ERR_TLS && e != XS2S_ERR_TLS_PEER_CLOSED)
     return;
   size_t ll = strlen(c->pairs[0].local), rl = strlen(c->pairs[0].remote);
   size_t max = (size_t)ctx->cfg->limits[XS2S_LIMIT_SM_RESUMABLE];
