@@ -689,15 +689,15 @@ static int defer_write(xs2s__conn *c) {
   return xs2s__loop_set_events(l, c->fd, ev | XS2S_EV_WRITE) == 0;
 }
 
-int xs2s__conn_send(xs2s__conn *c, const xs2s_stanza *s, const char *local,
-                    void *tag) {
+static int send_one(xs2s__conn *c, const xs2s_stanza *s, xs2s__qentry *e,
+                    const char *local, void *tag) {
   if (xs2s__sm_conn_full(c))
     return XS2S__CONN_FULL;
   int outer = c->depth == 0;
   xs2s__conn_enter(c);
   int rc = xs2s_session_send(c->session, s);
   if (rc == 0) {
-    xs2s__sm_conn_sent(c, s, local, tag);
+    xs2s__sm_conn_sent(c, s, e, local, tag);
     c->stanzas_out++;
     c->last_stanza_ms = xs2s__loop_now(&c->ctx->loop);
     c->ctx->counters.stanzas_out++;
@@ -708,6 +708,15 @@ int xs2s__conn_send(xs2s__conn *c, const xs2s_stanza *s, const char *local,
   }
   xs2s__conn_leave(c);
   return rc;
+}
+
+int xs2s__conn_send(xs2s__conn *c, const xs2s_stanza *s, const char *local,
+                    void *tag) {
+  return send_one(c, s, NULL, local, tag);
+}
+
+int xs2s__conn_send_entry(xs2s__conn *c, xs2s__qentry *e) {
+  return send_one(c, e->stanza, e, e->local, e->tag);
 }
 
 void xs2s__conn_free_all(xs2s_ctx *ctx) {

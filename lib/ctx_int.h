@@ -136,6 +136,9 @@ int xs2s__conn_pair_ready(const xs2s__conn *c, const char *local,
  * acknowledgements) or negative. */
 int xs2s__conn_send(xs2s__conn *c, const xs2s_stanza *s, const char *local,
                     void *tag);
+/* The same for a queue entry: its stanza moves to the unacknowledged list
+ * instead of being copied (e->stanza is then NULL). */
+int xs2s__conn_send_entry(xs2s__conn *c, xs2s__qentry *e);
 
 /* -- Remote domains ------------------------------------------------------- */
 
@@ -311,9 +314,10 @@ void xs2s__ctx_verify_answer(xs2s_ctx *ctx,
 void xs2s__sm_on_event(xs2s_session *s, xs2s_sm_event *ev, void *ud);
 /* Whether @c's unacknowledged list has no room for another stanza. */
 int xs2s__sm_conn_full(xs2s__conn *c);
-/* @st was written on @c: keep a copy while it is counted. */
+/* @st was written on @c: keep it while it is counted (a copy, or @e's
+ * stanza taken over when @e is given). */
 void xs2s__sm_conn_sent(xs2s__conn *c, const xs2s_stanza *st,
-                        const char *local, void *tag);
+                        xs2s__qentry *e, const char *local, void *tag);
 /* The pump: ask for an acknowledgement once the remote's queue is empty. */
 void xs2s__sm_conn_idle(xs2s__conn *c);
 /* @c is being released: its unacknowledged stanzas move to its remote

@@ -263,7 +263,7 @@ static const char too_large[] =
 
 static int drain_entry(xs2s__qentry *e, void *arg) {
   xs2s__conn *c = arg;
-  int rc = xs2s__conn_send(c, e->stanza, e->local, e->tag);
+  int rc = xs2s__conn_send_entry(c, e);
   if (rc == XS2S__CONN_FULL || rc == XS2S_ERR_NOT_AUTHENTICATED)
     return XS2S__QUEUE_KEEP; /* acknowledgements or a resumption first */
   if (rc == XS2S_ERR_LIMIT) {

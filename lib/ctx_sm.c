@@ -27,6 +27,7 @@
 
 #include "alloc.h"
 #include "ctx_int.h"
+#include "session_hold.h"
 
 /* RFC 6120 8.3.3.16 remote-server-timeout (type wait): the stanza went to
  * the remote server, but the connection ended before it confirmed
@@ -115,19 +116,25 @@ int xs2s__sm_conn_full(xs2s__conn *c) {
 }
 
 void xs2s__sm_conn_sent(xs2s__conn *c, const xs2s_stanza *st,
-                        const char *local, void *tag) {
+                        xs2s__qentry *e, const char *local, void *tag) {
   xs2s_sm_info info;
   xs2s_session_sm_info(c->session, &info);
   if (!info.on && !info.pending)
     return;
   xs2s_ctx *ctx = c->ctx;
   list_init(ctx, &c->sm);
-  /* Already written: it must be kept even if it crosses the bound. */
-  size_t max = c->sm.unacked.max_bytes;
-  c->sm.unacked.max_bytes = SIZE_MAX;
-  int rc = xs2s__queue_push(&c->sm.unacked, st, local, strlen(local),
-                            xs2s__loop_now(&ctx->loop), tag);
-  c->sm.unacked.max_bytes = max;
+  /* Already written: it is kept even if it crosses the bound. A queue
+   * entry's stanza is taken over, the application's is copied. */
+  size_t bytes = xs2s__session_sent_bytes(c->session);
+  size_t len = e ? e->local_len : strlen(local);
+  xs2s_stanza *keep = e ? e->stanza : xs2s_stanza_copy(st);
+  int rc = keep ? xs2s__queue_push_owned(&c->sm.unacked, keep, bytes, local,
+                                         len, xs2s__loop_now(&ctx->loop), tag)
+                : XS2S_ERR_NOMEM;
+  if (rc == 0 && e)
+    e->stanza = NULL;
+  else if (rc < 0 && !e)
+    xs2s_stanza_free(keep);
   if (rc < 0) {
     /* The counts no longer match the list: better no resumption than a
      * wrong one. */

@@ -70,6 +70,13 @@ int xs2s__queue_push(xs2s__queue *q, const xs2s_stanza *stanza,
                      const char *local, size_t local_len, uint64_t now,
                      void *tag);
 
+/* Like xs2s__queue_push() for a stanza the queue takes over (no copy)
+ * whose serialised size @bytes is known, whatever the bound. Returns 0,
+ * or XS2S_ERR_NOMEM (@stanza is then still the caller's). */
+int xs2s__queue_push_owned(xs2s__queue *q, xs2s_stanza *stanza, size_t bytes,
+                           const char *local, size_t local_len, uint64_t now,
+                           void *tag);
+
 /* The oldest entry (first to drain, first to expire), or NULL. */
 static inline const xs2s__qentry *xs2s__queue_oldest(const xs2s__queue *q) {
   return q->head;

@@ -893,6 +893,7 @@ int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza) {
     return XS2S_ERR_LIMIT;
   }
   xs2s__session_activity(s);
+  s->last_sent_bytes = size;
   if ((rc = xs2s__sm_sent(s)) < 0)
     return rc;
   if (s->hold && s->tls_state == XS2S__TLS_ACTIVE &&
@@ -914,6 +915,10 @@ void xs2s__session_hold(xs2s_session *s, int on) {
 
 int xs2s__session_release(xs2s_session *s) {
   return s->plain.len > 0 ? xs2s__session_flush(s) : 0;
+}
+
+size_t xs2s__session_sent_bytes(const xs2s_session *s) {
+  return s->last_sent_bytes;
 }
 
 int xs2s__session_holding(const xs2s_session *s) {

@@ -168,6 +168,7 @@ struct xs2s_session {
                             * error (XML, owned by the caller) */
   uint64_t stanzas_refused; /* inbound stanzas xs2s__authorize() refused */
   size_t sent_in_recv;
+  size_t last_sent_bytes;  /* the last stanza xs2s_session_send() wrote */
 
   /* Time. */
   uint64_t now;

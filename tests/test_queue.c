@@ -175,6 +175,20 @@ static void test_expire(void) {
   xs2s__queue_free(&q);
 }
 
+static void test_push_owned(void) {
+  xs2s__queue q;
+  xs2s__queue_init(&q, &mem, 10); /* the bound does not apply */
+  xs2s_stanza *s = msg("user@a.example", "o1");
+  CHECK_INT(xs2s__queue_push_owned(&q, s, 500, "a.example", 9, 7, NULL), 0);
+  push(&q, "a.example", "o2", 8); /* over the bound: refused */
+  CHECK_INT(q.count, 1);
+  CHECK_INT(q.bytes, 500);
+  CHECK(xs2s__queue_oldest(&q)->stanza == s); /* taken, not copied */
+  CHECK_INT(xs2s__queue_oldest(&q)->queued_ms, 7);
+  CHECK_STR(xs2s__queue_oldest(&q)->local, "a.example");
+  xs2s__queue_free(&q); /* frees it */
+}
+
 static void test_prepend(void) {
   xs2s__queue dst, src;
   xs2s__queue_init(&dst, &mem, 1 << 20);
@@ -285,6 +299,7 @@ int main(void) {
   RUN(test_expire);
   RUN(test_take_all_with_requeue);
   RUN(test_prepend);
+  RUN(test_push_owned);
   RUN(test_out_of_memory);
   return check_finish();
 }
