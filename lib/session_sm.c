@@ -11,10 +11,11 @@
  *   - the initiating side sends <enable resume='true'/> (or <resume/> when
  *     the embedder asks) right after the first domain pair is
  *     authenticated, counts what it sends from then on, asks for
- *     acknowledgements every ack_every stanzas and ack_ms after the last
- *     unrequested one (never one <r/> per stanza: one is outstanding at a
- *     time), and reports acknowledged counts to the embedder, which keeps
- *     the stanzas themselves.
+ *     acknowledgements every ack_every stanzas, and ack_ms after the last
+ *     unrequested one or when the embedder says its queue drained (those
+ *     only when no request is outstanding; never one <r/> per stanza), and
+ *     reports acknowledged counts to the embedder, which keeps the stanzas
+ *     themselves.
  *
  * Counts are modulo 2^32: the peer's h is valid when h - acked (mod 2^32)
  * is at most sent - acked; anything more is a stream error
@@ -476,8 +477,10 @@ int xs2s__sm_sent(xs2s_session *s) {
   sm->sent++;
   sm->since_r++;
   sm->last_sent = s->now;
-  if (sm->state == XS2S__SM_ON && !sm->r_pending &&
-      sm->since_r >= sm->ack_every)
+  /* Every ack_every stanzas even while a request is outstanding: in a
+   * burst, one request at a time would be answered only at its end, and a
+   * peer that dies in it would leave everything unacknowledged. */
+  if (sm->state == XS2S__SM_ON && sm->since_r >= sm->ack_every)
     return write_request(s);
   return 0;
 }

@@ -435,7 +435,7 @@ typedef struct xs2s_session_config {
    * stream cannot be resumed (acknowledgements only). */
   uint32_t sm_resume_s;
   /** Initiating: ask for an acknowledgement (<r/>) once this many
-   * stanzas were sent since the last request; 0 takes
+   * stanzas were sent since the last request, answered or not; 0 takes
    * XS2S_SESSION_DEFAULT_SM_ACK_EVERY. */
   uint32_t sm_ack_every;
   /** Initiating: ask for one when stanzas have waited this long without
@@ -774,8 +774,7 @@ XS2S_EXTERN int xs2s_session_sm_resume(xs2s_session *s, const char *previd,
  * @s: an initiating session with stream management on.
  *
  * Writes <r/> when stanzas are unacknowledged and no request is already
- * outstanding (one at a time); an embedder calls it when its send queue
- * has drained. Returns 1 when <r/> was written, 0 when none was due,
+ * outstanding; an embedder calls it when its send queue has drained. Returns 1 when <r/> was written, 0 when none was due,
  * XS2S_ERR_NOMEM.
  */
 XS2S_EXTERN int xs2s_session_sm_request_ack(xs2s_session *s);
