@@ -24,9 +24,10 @@
  * a.test 127.77.0.1 (sender), b.test 127.77.0.2 (receiver); for the memory
  * figure d1.w.test ... d10000.w.test, served by receiver engines of 60
  * domains each on 127.78.x.y. BENCH_STREAMS=N shrinks the memory run
- * (profiling), BENCH_VERBOSE=1 logs everything (with times), BENCH_NO_PARSE=1 skips the
- * reference, BENCH_COLD_MODE=0|1|2 runs one cold mode, BENCH_TRIM_MS sets
- * the memory run's trim timeout.
+ * (profiling), BENCH_VERBOSE=1 logs everything (with times),
+ * BENCH_NO_PARSE=1 skips the reference, BENCH_COLD_MODE=0|1|2 runs one
+ * cold mode, BENCH_TRIM_MS sets the memory run's trim timeout,
+ * BENCH_SM_OFF=1 runs without XEP-0198 stream management.
  * Every loop is bounded; an alarm ends any process that hangs.
  */
 #define _GNU_SOURCE
@@ -364,6 +365,8 @@ static xs2s_config *make_config(const char *domain, const char *listen,
    * default accept rate allows a single peer. */
   rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_ACCEPT_RATE, 0);
   rc |= xs2s_config_set_limit(cfg, XS2S_LIMIT_QUEUE_BYTES, 64u << 20);
+  if (getenv("BENCH_SM_OFF")) /* compare without XEP-0198 */
+    rc |= xs2s_config_set_stream_management(cfg, 0);
   rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_CONNECT, 5000);
   if (trim_ms >= 0)
     rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_TRIM, (uint64_t)trim_ms);

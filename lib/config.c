@@ -34,6 +34,7 @@ static const knob limit_knobs[XS2S_LIMIT_COUNT_] = {
     [XS2S_LIMIT_ACCEPT_BURST] = {"accept-burst", 64, 1, 1u << 20},
     [XS2S_LIMIT_ACCEPT_RATE] = {"accept-rate", 600, 0, 1u << 20},
     [XS2S_LIMIT_ACCEPT_SOURCES] = {"accept-sources", 4096, 8, 1u << 24},
+    [XS2S_LIMIT_SM_RESUMABLE] = {"sm-resumable", 1024, 1, 1u << 20},
 };
 
 static const knob timeout_knobs[XS2S_TIMEOUT_COUNT_] = {
@@ -48,6 +49,7 @@ static const knob timeout_knobs[XS2S_TIMEOUT_COUNT_] = {
     [XS2S_TIMEOUT_RETRY_MAX] = {"retry-max", 300000, 0, MS_MAX},
     [XS2S_TIMEOUT_TCP_KEEPALIVE_IDLE] = {"tcp-keepalive-idle", 60000, 0,
                                          MS_MAX},
+    [XS2S_TIMEOUT_SM_RESUME] = {"sm-resume", 60000, 0, MS_MAX},
     [XS2S_TIMEOUT_TCP_KEEPALIVE_INTERVAL] = {"tcp-keepalive-interval", 10000,
                                              1000, MS_MAX},
     [XS2S_TIMEOUT_REFUSAL_LOG] = {"refusal-log", 10000, 0, MS_MAX},
@@ -285,6 +287,7 @@ static int copy_into(xs2s_config *dst, const xs2s_config *src) {
   dst->tls_mode = src->tls_mode;
   dst->require_valid_cert = src->require_valid_cert;
   dst->bidi = src->bidi;
+  dst->sm_off = src->sm_off;
   dst->privacy = src->privacy;
   memcpy(dst->limits, src->limits, sizeof(dst->limits));
   memcpy(dst->timeouts, src->timeouts, sizeof(dst->timeouts));
@@ -414,6 +417,17 @@ int xs2s_config_set_bidi(xs2s_config *cfg, int on) {
 
 int xs2s_config_bidi(const xs2s_config *cfg) {
   return cfg->bidi;
+}
+
+int xs2s_config_set_stream_management(xs2s_config *cfg, int on) {
+  if (on != 0 && on != 1)
+    return XS2S_ERR_INVALID_ARGUMENT;
+  cfg->sm_off = !on;
+  return 0;
+}
+
+int xs2s_config_stream_management(const xs2s_config *cfg) {
+  return !cfg->sm_off;
 }
 
 int xs2s_config_set_privacy_mode(xs2s_config *cfg, xs2s_privacy_mode mode) {

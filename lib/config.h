@@ -65,6 +65,7 @@ struct xs2s_config {
   xs2s_tls_mode tls_mode;
   int require_valid_cert;
   int bidi;              /* XEP-0288 offered and requested */
+  int sm_off;            /* XEP-0198 neither offered nor used */
   xs2s_privacy_mode privacy;
   char *unbound_config;
   char *resolv_conf;

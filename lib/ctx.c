@@ -320,6 +320,7 @@ void xs2s_ctx_free(xs2s_ctx *ctx) {
     xs2s__conn_free_all(ctx);
     if (ctx->remotes.mem)
       xs2s__remote_free_all(ctx);
+    xs2s__sm_free_all(ctx);
     run_deferred(ctx);
     xs2s__listeners_close(ctx);
     if (ctx->resolver) {
@@ -498,6 +499,9 @@ size_t xs2s_ctx_foreach_conn(xs2s_ctx *ctx,
     in.stanzas_out = c->stanzas_out;
     in.idle_ms = now - c->last_stanza_ms;
     in.age_ms = now - c->opened_ms;
+    in.sm = c->sm.on;
+    in.stanzas_acked = c->sm.acked_total;
+    in.stanzas_unacked = c->sm.init ? c->sm.unacked.count : 0;
     n++;
     if (fn(&in, arg))
       break;
@@ -513,6 +517,7 @@ void xs2s_ctx_counters(const xs2s_ctx *ctx, xs2s_counters *out) {
   while ((r = xs2s__map_next(&ctx->remotes, &pos, NULL, NULL)) != NULL)
     q += r->queue.bytes;
   out->queued_bytes = q;
+  out->unacked_stanzas = xs2s__sm_unacked_count(ctx);
 }
 
 uint16_t xs2s_ctx_listen_port(const xs2s_ctx *ctx, size_t i) {

@@ -198,6 +198,7 @@ static const xs2s_session_callbacks session_cb = {
     .closed = on_closed,
     .log = on_log,
     .want_write = on_want_write,
+    .sm = xs2s__sm_on_event,
 };
 
 /* -- Session creation ----------------------------------------------------- */
@@ -280,6 +281,9 @@ static int make_session(xs2s__conn *c, xs2s_session_role role,
    * whatever the STARTTLS policy says. */
   sc.direct_tls = c->direct_tls;
   sc.bidi = cfg->bidi;
+  sc.sm_off = cfg->sm_off;
+  sc.sm_resume_s =
+      (uint32_t)((cfg->timeouts[XS2S_TIMEOUT_SM_RESUME] + 999) / 1000);
   if (c->direct_tls)
     sc.security = XS2S_SECURITY_REQUIRED;
   sc.wall_clock_ms = xs2s__loop_wall_ms();
@@ -352,6 +356,11 @@ static void pump(xs2s__conn *c) {
       c->npairs && xs2s_session_get_state(c->session) == XS2S_SESSION_OPEN) {
     c->depth++;
     xs2s__remote_flush(c->remote, c);
+    c->depth--;
+  }
+  if (c->sm.on) {
+    c->depth++;
+    xs2s__sm_conn_idle(c); /* XEP-0198: <r/> once the queue is drained */
     c->depth--;
   }
   if (xs2s__session_holding(c->session)) {
@@ -542,6 +551,7 @@ static void conn_release(xs2s__conn *c, int notify) {
   if (c->next)
     c->next->prev = c->prev;
   ctx->counters.open_connections--;
+  xs2s__sm_conn_end(c, notify); /* before the pairs go */
   for (size_t i = 0; i < c->npairs; i++) {
     if (notify)
       xs2s__ctx_peer(ctx, c, &c->pairs[i], 0);
@@ -687,11 +697,15 @@ static int defer_write(xs2s__conn *c) {
   return xs2s__loop_set_events(l, c->fd, ev | XS2S_EV_WRITE) == 0;
 }
 
-int xs2s__conn_send(xs2s__conn *c, const xs2s_stanza *s) {
+static int send_one(xs2s__conn *c, const xs2s_stanza *s, xs2s__qentry *e,
+                    const char *local, void *tag) {
+  if (xs2s__sm_conn_full(c))
+    return XS2S__CONN_FULL;
   int outer = c->depth == 0;
   xs2s__conn_enter(c);
   int rc = xs2s_session_send(c->session, s);
   if (rc == 0) {
+    xs2s__sm_conn_sent(c, s, e, local, tag);
     c->stanzas_out++;
     c->last_stanza_ms = xs2s__loop_now(&c->ctx->loop);
     c->ctx->counters.stanzas_out++;
@@ -702,6 +716,15 @@ int xs2s__conn_send(xs2s__conn *c, const xs2s_stanza *s) {
   }
   xs2s__conn_leave(c);
   return rc;
+}
+
+int xs2s__conn_send(xs2s__conn *c, const xs2s_stanza *s, const char *local,
+                    void *tag) {
+  return send_one(c, s, NULL, local, tag);
+}
+
+int xs2s__conn_send_entry(xs2s__conn *c, xs2s__qentry *e) {
+  return send_one(c, e->stanza, e, e->local, e->tag);
 }
 
 void xs2s__conn_free_all(xs2s_ctx *ctx) {

@@ -7,6 +7,7 @@
  *                connect, queue flush, retry with backoff, bounces
  *   ctx_in.c     listeners, accept, receiving sessions, dialback routing
  *   ctx.c        creation, loops, the public API
+ *   ctx_sm.c     XEP-0198: unacknowledged stanzas, resumption, bounces
  *
  * Nothing-lost bookkeeping: a stanza accepted by xs2s_ctx_send() is in
  * exactly one place at any time: a remote's queue (xs2s__queue), the
@@ -16,6 +17,14 @@
  * (counters.stanzas_bounced) or delivered locally (counters.stanzas_in).
  * counters.stanzas_accepted therefore always equals out + bounced +
  * local + queued + deferred.
+ *
+ * With XEP-0198 a written stanza is also kept (a copy) in its stream's
+ * unacknowledged list until the peer acknowledges it; when the stream
+ * breaks, the list moves to the remote (to be resent on a resumed stream,
+ * counters.stanzas_resent, written again) or is bounced
+ * (counters.stanzas_bounced_unacked, also in stanzas_bounced). So
+ * accepted = out - resent - bounced_unacked + bounced + local + queued +
+ * deferred.
  */
 #ifndef XS2S_CTX_INT_H
 #define XS2S_CTX_INT_H
@@ -35,6 +44,24 @@
 
 typedef struct xs2s__conn xs2s__conn;
 typedef struct xs2s__remote xs2s__remote;
+
+/* XEP-0198 on one outgoing stream, or kept by its remote after the stream
+ * broke (ctx_sm.c). */
+typedef struct xs2s__sm_out {
+  int init;            /* @unacked initialised */
+  int on;              /* enabled or resumed (incoming: enabled) */
+  int resumable;       /* the peer gave resume='true' and an id */
+  char id[65];
+  uint32_t acked;      /* the peer's last h; + unacked.count = sent */
+  uint64_t acked_total; /* stanzas acknowledged on this stream */
+  xs2s__queue unacked; /* written, not acknowledged, oldest first */
+  char *first_local;   /* kept by the remote: the stream's first pair's
+                        * local domain, which resumes it */
+} xs2s__sm_out;
+
+/* Returned by xs2s__conn_send(): the stream's unacknowledged list is
+ * full; keep the stanza queued until acknowledgements make room. */
+#define XS2S__CONN_FULL 2
 
 /* -- Connections ---------------------------------------------------------- */
 
@@ -75,6 +102,8 @@ struct xs2s__conn {
   xs2s__timer session_timer;
   xs2s__pair *pairs;
   size_t npairs;
+  xs2s__sm_out sm;      /* XEP-0198 (ctx_sm.c) */
+  int sm_superseded;    /* incoming: resumed on another stream */
   uint64_t bytes_in, bytes_out, stanzas_in, stanzas_out;
   uint64_t opened_ms, last_stanza_ms;
   xs2s__timer trim_timer; /* ctx_trim.c */
@@ -111,8 +140,14 @@ void xs2s__conn_free_all(xs2s_ctx *ctx);
 /* 1 when the session on @c has (local, remote) authenticated. */
 int xs2s__conn_pair_ready(const xs2s__conn *c, const char *local,
                           const char *remote);
-/* Sends on an outgoing stream; counts it. 0 or negative. */
-int xs2s__conn_send(xs2s__conn *c, const xs2s_stanza *s);
+/* Sends on an outgoing stream; counts it and (XEP-0198) keeps a copy
+ * until it is acknowledged. 0, XS2S__CONN_FULL (not sent: wait for
+ * acknowledgements) or negative. */
+int xs2s__conn_send(xs2s__conn *c, const xs2s_stanza *s, const char *local,
+                    void *tag);
+/* The same for a queue entry: its stanza moves to the unacknowledged list
+ * instead of being copied (e->stanza is then NULL). */
+int xs2s__conn_send_entry(xs2s__conn *c, xs2s__qentry *e);
 
 /* -- Remote domains ------------------------------------------------------- */
 
@@ -149,6 +184,8 @@ struct xs2s__remote {
   xs2s_stanza_condition cond; /* why the last attempt failed */
   char text[256];
   xs2s__pending_verify *verifies;
+  xs2s__sm_out sm_prev; /* XEP-0198: unacknowledged stanzas of the last
+                         * stream, waiting for its resumption */
 };
 
 /* The remote record for a normalised domain, created on first use. */
@@ -182,6 +219,10 @@ void xs2s__remote_conn_gone(xs2s__remote *r, xs2s__conn *c, int error,
  * forbidden domain was dropped, else 0; adds the streams it closed to
  * *@streams. */
 int xs2s__remote_reconfigure(xs2s__remote *r, size_t *streams);
+/* XEP-0198: stanzas known not to have been handled by the peer go back to
+ * the front of the queue (older than what it holds), their local domains
+ * joining ->out. @entries is left empty. */
+void xs2s__remote_requeue(xs2s__remote *r, xs2s__queue *entries);
 /* Bounces every queued stanza (shutdown). */
 void xs2s__remote_bounce_all(xs2s_ctx *ctx, const char *text);
 /* Frees every remote; queued stanzas are bounced (ctx_free). */
@@ -232,6 +273,9 @@ struct xs2s_ctx {
   xs2s__ratelimit accept_rate;  /* connection attempts per source */
   xs2s__refusal_log refusals;   /* refused connections, summarised */
   xs2s__timer refusal_timer;
+  struct xs2s__sm_saved *sm_saved; /* resumable incoming streams, newest
+                                    * first (ctx_sm.c) */
+  size_t sm_nsaved;
   int freeing;
   int shutting_down;
 };
@@ -283,5 +327,33 @@ void xs2s__accept_guard_configure(xs2s_ctx *ctx);
 /* Routes a verification answer to the incoming stream it belongs to. */
 void xs2s__ctx_verify_answer(xs2s_ctx *ctx,
                              const xs2s_dialback_answer *answer);
+
+/* -- XEP-0198 (ctx_sm.c) ------------------------------------------------- */
+
+/* The session's sm callback. */
+void xs2s__sm_on_event(xs2s_session *s, xs2s_sm_event *ev, void *ud);
+/* Whether @c's unacknowledged list has no room for another stanza. */
+int xs2s__sm_conn_full(xs2s__conn *c);
+/* @st was written on @c: keep it while it is counted (a copy, or @e's
+ * stanza taken over when @e is given). */
+void xs2s__sm_conn_sent(xs2s__conn *c, const xs2s_stanza *st,
+                        xs2s__qentry *e, const char *local, void *tag);
+/* The pump: ask for an acknowledgement once the remote's queue is empty. */
+void xs2s__sm_conn_idle(xs2s__conn *c);
+/* @c is being released: its unacknowledged stanzas move to its remote
+ * (@resumable: a resumption will be tried) or are bounced; an incoming
+ * stream's resumption state is saved. */
+void xs2s__sm_conn_end(xs2s__conn *c, int resumable);
+/* A new outgoing session for @r: ask it to resume the last stream. */
+void xs2s__sm_remote_resume(xs2s__remote *r, xs2s__conn *c);
+/* Stanzas of a broken stream wait for @r. */
+int xs2s__sm_remote_pending(const xs2s__remote *r);
+/* Bounces what waits for a resumption. */
+void xs2s__sm_remote_bounce(xs2s__remote *r, xs2s_stanza_condition cond,
+                            const char *text);
+/* Frees the saved resumption states (ctx_free). */
+void xs2s__sm_free_all(xs2s_ctx *ctx);
+/* Totals for xs2s_ctx_counters(). */
+uint64_t xs2s__sm_unacked_count(const xs2s_ctx *ctx);
 
 #endif /* XS2S_CTX_INT_H */

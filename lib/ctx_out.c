@@ -41,6 +41,8 @@ static void bounce_queue(xs2s__remote *r, const char *local,
   bounce_arg b = {r->ctx, cond, text};
   xs2s__queue_take_all(&r->queue, local, local ? strlen(local) : 0,
                        bounce_entry, &b);
+  if (!local) /* XEP-0198: what waited for a resumption goes too */
+    xs2s__sm_remote_bounce(r, cond, text);
 }
 
 /* The authoritative server cannot be asked: answer the request with a
@@ -94,7 +96,7 @@ static void retry_timer_fn(xs2s__timer *t, uint64_t now, void *arg) {
   if (r->state != XS2S__REMOTE_FAILED)
     return;
   r->state = XS2S__REMOTE_IDLE;
-  if (r->queue.count || r->verifies)
+  if (r->queue.count || r->verifies || xs2s__sm_remote_pending(r))
     start(r);
 }
 
@@ -233,7 +235,9 @@ void xs2s__remote_connected(xs2s__remote *r, xs2s__conn *c) {
   xs2s_ctx *ctx = r->ctx;
   const char *first = NULL;
   const xs2s__qentry *e = xs2s__queue_oldest(&r->queue);
-  if (e)
+  if (xs2s__sm_remote_pending(r) && r->sm_prev.first_local)
+    first = r->sm_prev.first_local; /* the pair that resumes the stream */
+  else if (e)
     first = e->local;
   else if (r->verifies)
     first = r->verifies->req.receiving;
@@ -241,6 +245,7 @@ void xs2s__remote_connected(xs2s__remote *r, xs2s__conn *c) {
   first = li >= 0 ? ctx->locals[li] : ctx->locals[0];
   if (xs2s__conn_start_session(c, first) < 0)
     return; /* the conn is dead: conn_gone moves on */
+  xs2s__sm_remote_resume(r, c);
   /* Every other local domain with queued stanzas joins the stream. */
   for (e = xs2s__queue_oldest(&r->queue); e; e = e->next)
     if (strcmp(e->local, first) != 0)
@@ -259,7 +264,9 @@ static const char too_large[] =
 
 static int drain_entry(xs2s__qentry *e, void *arg) {
   xs2s__conn *c = arg;
-  int rc = xs2s__conn_send(c, e->stanza);
+  int rc = xs2s__conn_send_entry(c, e);
+  if (rc == XS2S__CONN_FULL || rc == XS2S_ERR_NOT_AUTHENTICATED)
+    return XS2S__QUEUE_KEEP; /* acknowledgements or a resumption first */
   if (rc == XS2S_ERR_LIMIT) {
     /* Over the peer's advertised max-bytes: bounced, the rest goes on. */
     xs2s__ctx_defer(c->ctx, e->stanza, e->tag, 0,
@@ -394,7 +401,7 @@ void xs2s__remote_conn_gone(xs2s__remote *r, xs2s__conn *c, int error,
   if (r->out_authed) {
     r->out_authed = 0;
     r->state = XS2S__REMOTE_IDLE;
-    if (r->queue.count || r->verifies)
+    if (r->queue.count || r->verifies || xs2s__sm_remote_pending(r))
       start(r);
     return;
   }
@@ -407,6 +414,20 @@ void xs2s__remote_conn_gone(xs2s__remote *r, xs2s__conn *c, int error,
   } else {
     fail(r, XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND);
   }
+}
+
+void xs2s__remote_requeue(xs2s__remote *r, xs2s__queue *entries) {
+  xs2s__queue_prepend(&r->queue, entries);
+  xs2s__conn *c = r->out;
+  if (c && c->state == XS2S__CONN_OPEN && c->session) {
+    const char *last = NULL;
+    for (const xs2s__qentry *e = r->queue.head; e; e = e->next)
+      if (!last || strcmp(last, e->local) != 0) {
+        xs2s_session_add_pair(c->session, e->local, r->name);
+        last = e->local;
+      }
+  }
+  arm_queue_timer(r);
 }
 
 /* -- Entry points --------------------------------------------------------- */
@@ -454,7 +475,7 @@ int xs2s__remote_submit(xs2s__remote *r, const xs2s_stanza *s,
   else if (r->bidi_in && xs2s__conn_pair_ready(r->bidi_in, local, r->name))
     via = r->bidi_in; /* XEP-0288: the peer's stream carries ours too */
   if (via) {
-    int rc = xs2s__conn_send(via, s);
+    int rc = xs2s__conn_send(via, s, local, tag);
     if (rc == 0) {
       ctx->counters.stanzas_accepted++;
       return 0;
@@ -468,7 +489,8 @@ int xs2s__remote_submit(xs2s__remote *r, const xs2s_stanza *s,
                       too_large);
       return 0;
     }
-    if (rc != XS2S_ERR_NOT_AUTHENTICATED && rc != XS2S_ERR_BAD_STATE)
+    if (rc != XS2S_ERR_NOT_AUTHENTICATED && rc != XS2S_ERR_BAD_STATE &&
+        rc != XS2S__CONN_FULL)
       return rc;
   }
   int rc = xs2s__queue_push(&r->queue, s, local, strlen(local),

@@ -49,7 +49,8 @@ int xs2s__queue_push(xs2s__queue *q, const xs2s_stanza *stanza,
   int rc = xs2s_stanza_serialize(stanza, NULL, 0, &bytes);
   if (rc < 0 && rc != XS2S_ERR_BUFFER_TOO_SMALL)
     return rc;
-  if (bytes > q->max_bytes - q->bytes)
+  /* The queue may be over its bound (xs2s__queue_prepend()). */
+  if (q->bytes > q->max_bytes || bytes > q->max_bytes - q->bytes)
     return XS2S_ERR_LIMIT;
   xs2s__qentry *e = xs2s__malloc(q->mem, sizeof(*e) + local_len + 1);
   if (!e)
@@ -59,6 +60,27 @@ int xs2s__queue_push(xs2s__queue *q, const xs2s_stanza *stanza,
     xs2s__free(q->mem, e);
     return XS2S_ERR_NOMEM;
   }
+  e->next = NULL;
+  e->bytes = bytes;
+  e->queued_ms = now;
+  e->tag = tag;
+  e->local_len = local_len;
+  memcpy(e->local, local, local_len);
+  e->local[local_len] = '\0';
+  *q->tail = e;
+  q->tail = &e->next;
+  q->count++;
+  q->bytes += bytes;
+  return 0;
+}
+
+int xs2s__queue_push_owned(xs2s__queue *q, xs2s_stanza *stanza, size_t bytes,
+                           const char *local, size_t local_len, uint64_t now,
+                           void *tag) {
+  xs2s__qentry *e = xs2s__malloc(q->mem, sizeof(*e) + local_len + 1);
+  if (!e)
+    return XS2S_ERR_NOMEM;
+  e->stanza = stanza;
   e->next = NULL;
   e->bytes = bytes;
   e->queued_ms = now;
@@ -142,4 +164,19 @@ size_t xs2s__queue_take_all(xs2s__queue *q, const char *local,
                             size_t local_len, xs2s__queue_take_fn fn,
                             void *arg) {
   return hand_over(q, detach(q, local, local_len, UINT64_MAX), fn, arg);
+}
+
+void xs2s__queue_prepend(xs2s__queue *dst, xs2s__queue *src) {
+  if (!src->head)
+    return;
+  *src->tail = dst->head;
+  if (!dst->head)
+    dst->tail = src->tail;
+  dst->head = src->head;
+  dst->count += src->count;
+  dst->bytes += src->bytes;
+  src->head = NULL;
+  src->tail = &src->head;
+  src->count = 0;
+  src->bytes = 0;
 }

@@ -70,6 +70,13 @@ int xs2s__queue_push(xs2s__queue *q, const xs2s_stanza *stanza,
                      const char *local, size_t local_len, uint64_t now,
                      void *tag);
 
+/* Like xs2s__queue_push() for a stanza the queue takes over (no copy)
+ * whose serialised size @bytes is known, whatever the bound. Returns 0,
+ * or XS2S_ERR_NOMEM (@stanza is then still the caller's). */
+int xs2s__queue_push_owned(xs2s__queue *q, xs2s_stanza *stanza, size_t bytes,
+                           const char *local, size_t local_len, uint64_t now,
+                           void *tag);
+
 /* The oldest entry (first to drain, first to expire), or NULL. */
 static inline const xs2s__qentry *xs2s__queue_oldest(const xs2s__queue *q) {
   return q->head;
@@ -92,5 +99,10 @@ size_t xs2s__queue_expire(xs2s__queue *q, uint64_t cutoff_ms,
 size_t xs2s__queue_take_all(xs2s__queue *q, const char *local,
                             size_t local_len, xs2s__queue_take_fn fn,
                             void *arg);
+
+/* Moves every entry of @src, in order, to the front of @dst (older than
+ * what @dst holds), whatever @dst's bound: they were accepted before.
+ * @src is left empty. Both use the same allocator. */
+void xs2s__queue_prepend(xs2s__queue *dst, xs2s__queue *src);
 
 #endif /* XS2S_QUEUE_H */

@@ -429,6 +429,8 @@ static int write_stream_error(xs2s_session *s, xs2s_stream_condition cond,
        (rc = write_escaped(s, text)) < 0 ||
        (rc = xs2s__session_write_str(s, "</text>")) < 0))
     return rc;
+  if (s->error_app && (rc = xs2s__session_write_str(s, s->error_app)) < 0)
+    return rc;
   return xs2s__session_write_str(s, "</stream:error>");
 }
 
@@ -437,6 +439,8 @@ static int write_close(xs2s_session *s, xs2s_stream_condition cond,
                        const char *text) {
   int rc = 0;
   if (!s->header_sent && (rc = xs2s__session_send_header(s)) < 0)
+    return rc;
+  if (cond == XS2S_STREAM_ERR_NONE && (rc = xs2s__sm_before_close(s)) < 0)
     return rc;
   if (cond != XS2S_STREAM_ERR_NONE && (rc = write_stream_error(s, cond, text)))
     return rc;
@@ -570,7 +574,8 @@ static int enter_state(xs2s_session *s, xs2s_session_state from,
       if ((rc = xs2s__session_send_header(s)) == 0 && s->peer_version_1)
         rc = xs2s__features_send(s);
     } else if (s->role == XS2S_SESSION_INITIATING) {
-      rc = xs2s__dialback_kick(s);
+      if ((rc = xs2s__dialback_kick(s)) == 0)
+        rc = xs2s__sm_kick(s);
     }
     break;
   case XS2S_SESSION_CLOSING:
@@ -678,6 +683,7 @@ static void deliver(xs2s_session *s, xs2s_stanza *el) {
   xs2s__session_activity(s);
   if (s->cb.stanza)
     s->cb.stanza(s, el, s->user_data);
+  xs2s__sm_handled(s);
 }
 
 /* Elements of the receiving side's open stream. */
@@ -696,6 +702,8 @@ static int element_receiving(xs2s_session *s, xs2s_stanza *el) {
     deliver(s, el);
     return 0;
   }
+  if (xs2s_stanza_is(el, NULL, XS2S_NS_SM))
+    return xs2s__sm_element(s, el);
   if (s->bidi && xs2s_stanza_is(el, "bidi", XS2S_NS_BIDI)) {
     /* XEP-0288: we offered it; from now on we may answer on this stream
      * for every pair the peer proves. */
@@ -725,6 +733,8 @@ static int element_initiating(xs2s_session *s, xs2s_stanza *el) {
   case XS2S_SESSION_CLOSING:
     if (xs2s_stanza_is(el, NULL, XS2S_NS_DIALBACK))
       return xs2s__dialback_element(s, el);
+    if (xs2s_stanza_is(el, NULL, XS2S_NS_SM))
+      return xs2s__sm_element(s, el);
     if (is_stanza(el) && s->bidi_on && s->state == XS2S_SESSION_OPEN) {
       deliver(s, el); /* XEP-0288: the peer answers on our stream */
       return 0;
@@ -746,8 +756,10 @@ static int on_element(xs2s_parser *p, xs2s_stanza *el, void *user_data) {
   (void)p;
   xs2s_session *s = user_data;
   if (s->state == XS2S_SESSION_CLOSED ||
-      (s->state == XS2S_SESSION_CLOSING && s->close_error))
-    return 0; /* after an error, wait for the peer's close quietly */
+      (s->state == XS2S_SESSION_CLOSING && s->close_error &&
+       !xs2s_stanza_is(el, NULL, XS2S_NS_SM)))
+    return 0; /* after an error, wait for the peer's close quietly (its
+               * last XEP-0198 answers still count) */
   if (xs2s_stanza_is(el, "error", XS2S_NS_STREAMS))
     peer_stream_error(s, el);
   else if (s->role == XS2S_SESSION_RECEIVING)
@@ -861,6 +873,8 @@ int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza) {
   if ((receiving && !s->bidi_on) || s->state != XS2S_SESSION_OPEN ||
       s->verify_only)
     return XS2S_ERR_BAD_STATE;
+  if (xs2s__sm_blocked(s))
+    return XS2S_ERR_NOT_AUTHENTICATED; /* resumption first */
   char from[XS2S_DIALBACK_DOMAIN_MAX + 1], to[XS2S_DIALBACK_DOMAIN_MAX + 1];
   if (!xs2s__jid_domain(xs2s_stanza_attr(stanza, "from"), from, sizeof(from)) ||
       !xs2s__jid_domain(xs2s_stanza_attr(stanza, "to"), to, sizeof(to)))
@@ -886,6 +900,9 @@ int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza) {
     return XS2S_ERR_LIMIT;
   }
   xs2s__session_activity(s);
+  s->last_sent_bytes = size;
+  if ((rc = xs2s__sm_sent(s)) < 0)
+    return rc;
   if (s->hold && s->tls_state == XS2S__TLS_ACTIVE &&
       s->plain.len < XS2S__HOLD_BYTES)
     rc = 0; /* encrypted with the next ones (session_hold.h) */
@@ -905,6 +922,10 @@ void xs2s__session_hold(xs2s_session *s, int on) {
 
 int xs2s__session_release(xs2s_session *s) {
   return s->plain.len > 0 ? xs2s__session_flush(s) : 0;
+}
+
+size_t xs2s__session_sent_bytes(const xs2s_session *s) {
+  return s->last_sent_bytes;
 }
 
 int xs2s__session_holding(const xs2s_session *s) {
@@ -971,6 +992,7 @@ uint64_t xs2s_session_next_deadline(const xs2s_session *s) {
     d = min_u64(d, after(s->last_write, keepalive_interval(s)));
     d = min_u64(d, after(s->last_activity, s->idle_ms));
     d = min_u64(d, xs2s__dialback_next_deadline(&s->db));
+    d = min_u64(d, xs2s__sm_deadline(s));
     break;
   default:
     break;
@@ -1013,7 +1035,11 @@ int xs2s_session_on_timer(xs2s_session *s, uint64_t now_ms) {
       xs2s__session_event(s, XS2S__EV_CLOSE_SENT);
       break;
     }
-    if (now_ms >= after(s->last_write, keepalive_interval(s)) &&
+    if (xs2s__sm_timer(s) < 0)
+      xs2s__session_abort(s, XS2S_ERR_NOMEM, "no memory for <r/>",
+                          XS2S_CLOSED_LOCALLY);
+    if (s->state == XS2S_SESSION_OPEN &&
+        now_ms >= after(s->last_write, keepalive_interval(s)) &&
         xs2s__session_write_str(s, " ") < 0)
       xs2s__session_abort(s, XS2S_ERR_NOMEM, "no memory for a keepalive",
                           XS2S_CLOSED_LOCALLY);
@@ -1045,6 +1071,7 @@ static int copy_config(xs2s_session *s, const xs2s_session_config *c) {
   s->verify_only = c->verify_only;
   s->direct_tls = c->direct_tls;
   s->bidi = c->bidi && !c->verify_only;
+  xs2s__sm_init(s, c);
   s->allow_domain = c->allow_domain;
   s->peer_policy = c->peer_policy;
   s->policy_user_data = c->policy_user_data;

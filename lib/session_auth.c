@@ -78,6 +78,13 @@ void xs2s__pair_authenticated(xs2s_session *s, const char *local,
                     s->role == XS2S_SESSION_INITIATING ? local : remote,
                     s->role == XS2S_SESSION_INITIATING ? remote : local,
                     xs2s_auth_method_name(how));
+  /* XEP-0198: <enable/> goes before the stanzas the callback sends, so
+   * that they are counted. */
+  if (xs2s__sm_kick(s) < 0) {
+    xs2s__session_fail(s, XS2S_ERR_NOMEM, XS2S_STREAM_ERR_RESOURCE_CONSTRAINT,
+                       NULL);
+    return;
+  }
   if (s->cb.authenticated)
     s->cb.authenticated(s, local, remote, how, s->user_data);
 }

@@ -117,6 +117,8 @@ int xs2s__features_send(xs2s_session *s) {
     if (rc == 0 && s->bidi &&
         !xs2s_stanza_add_child(f, "bidi", XS2S_NS_FEATURE_BIDI))
       rc = XS2S_ERR_NOMEM;
+    if (rc == 0)
+      rc = xs2s__sm_feature_add(s, f);
   }
   if (rc == 0)
     rc = xs2s__session_write_stanza(s, f);
@@ -150,6 +152,7 @@ int xs2s__features_read(xs2s_session *s, const xs2s_stanza *features) {
   s->peer_dialback_errors = (db & XS2S_DIALBACK_FEATURE_ERRORS) != 0;
   xs2s__dialback_set_peer_features(&s->db, db);
   read_limits(s, features);
+  xs2s__sm_feature_read(s, features);
   s->peer_offers_bidi =
       xs2s_stanza_find_child(features, "bidi", XS2S_NS_FEATURE_BIDI) != NULL;
   xs2s__session_log(s, XS2S_SESSION_LOG_DEBUG,

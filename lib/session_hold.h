@@ -28,4 +28,8 @@ int xs2s__session_release(xs2s_session *s);
  * them). */
 int xs2s__session_holding(const xs2s_session *s);
 
+/* Serialised size of the stanza the last successful xs2s_session_send()
+ * wrote (what a copy kept for XEP-0198 costs against a queue bound). */
+size_t xs2s__session_sent_bytes(const xs2s_session *s);
+
 #endif /* XS2S_SESSION_HOLD_H */

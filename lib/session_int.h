@@ -8,6 +8,7 @@
  *   session_starttls.c  STARTTLS negotiation and the TLS binding
  *   session_auth.c      SASL EXTERNAL, domain pairs, stanza authorisation
  *   session_dialback.c  db:result / db:verify on the stream
+ *   session_sm.c        XEP-0198 stream management
  */
 #ifndef XS2S_SESSION_INT_H
 #define XS2S_SESSION_INT_H
@@ -37,6 +38,40 @@ typedef enum xs2s__sasl_state {
   XS2S__SASL_SUCCESS, /* stream restarted after <success/> */
   XS2S__SASL_FAILED   /* <failure/>: fall back to dialback */
 } xs2s__sasl_state;
+
+/* XEP-0198 on this stream (session_sm.c). */
+typedef enum xs2s__sm_state {
+  XS2S__SM_NONE = 0,   /* nothing negotiated (yet) */
+  XS2S__SM_ENABLING,   /* initiating: <enable/> sent, counting */
+  XS2S__SM_RESUMING,   /* initiating: <resume/> sent, sends refused */
+  XS2S__SM_ON,         /* enabled or resumed */
+  XS2S__SM_FAILED      /* refused: no acknowledgements on this stream */
+} xs2s__sm_state;
+
+/* Longest resumption id kept (ours are 32 hex digits). */
+#define XS2S__SM_ID_MAX 64
+
+typedef struct xs2s__sm {
+  int off;              /* config: no stream management */
+  uint32_t resume_s;    /* receiving: resumable for this long (0: not) */
+  uint32_t ack_every;   /* initiating: <r/> after this many stanzas */
+  uint64_t ack_ms;      /* ... or after this long */
+  int offered;          /* initiating: <sm/> in the peer's features */
+  xs2s__sm_state state;
+  uint32_t handled;     /* inbound stanzas handled (h) */
+  uint32_t sent;        /* outbound stanzas counted */
+  uint32_t acked;       /* the peer's last h */
+  uint32_t since_r;     /* sent since the last <r/> */
+  int r_pending;        /* <r/> outstanding */
+  uint64_t last_sent;   /* when the last counted stanza went out */
+  int resumable;
+  uint32_t max_s;       /* initiating: the peer's max */
+  char id[XS2S__SM_ID_MAX + 1];
+  /* Initiating: a resumption asked with xs2s_session_sm_resume(). */
+  int want_resume;
+  char prev_id[XS2S__SM_ID_MAX + 1];
+  uint32_t prev_acked, prev_sent;
+} xs2s__sm;
 
 /* Inputs of the stream state machine (xs2s__session_event()). */
 typedef enum xs2s__event {
@@ -138,8 +173,12 @@ struct xs2s_session {
    * the current xs2s_session_recv() (not an answer). */
   size_t reply_backlog;
   size_t max_reply_backlog;
+  xs2s__sm sm;             /* XEP-0198 (session_sm.c) */
+  const char *error_app;   /* application condition for the next stream
+                            * error (XML, owned by the caller) */
   uint64_t stanzas_refused; /* inbound stanzas xs2s__authorize() refused */
   size_t sent_in_recv;
+  size_t last_sent_bytes;  /* the last stanza xs2s_session_send() wrote */
 
   /* Time. */
   uint64_t now;
@@ -243,5 +282,27 @@ int xs2s__dialback_timers(xs2s_session *s);
 /* The stream ended: fail what is still waiting. */
 void xs2s__dialback_abandon(xs2s_session *s);
 void xs2s__dialback_waiting_free(xs2s_session *s);
+
+/* --- session_sm.c --- */
+void xs2s__sm_init(xs2s_session *s, const xs2s_session_config *c);
+/* Appends <sm/> to the receiving side's features when offered. */
+int xs2s__sm_feature_add(xs2s_session *s, xs2s_stanza *features);
+/* Initiating: notes whether the features offer <sm/>. */
+void xs2s__sm_feature_read(xs2s_session *s, const xs2s_stanza *features);
+/* An element in the urn:xmpp:sm:3 namespace. */
+int xs2s__sm_element(xs2s_session *s, const xs2s_stanza *el);
+/* Initiating: sends <enable/> or <resume/> once the stream is usable and
+ * a pair authenticated. */
+int xs2s__sm_kick(xs2s_session *s);
+/* Whether xs2s_session_send() must wait (a resumption is unanswered). */
+int xs2s__sm_blocked(const xs2s_session *s);
+/* A stanza was written (outbound count, <r/> every N). */
+int xs2s__sm_sent(xs2s_session *s);
+/* A stanza was handed to the embedder (inbound count). */
+void xs2s__sm_handled(xs2s_session *s);
+/* Our end of the stream is being written: a last <r/> or <a/>. */
+int xs2s__sm_before_close(xs2s_session *s);
+uint64_t xs2s__sm_deadline(const xs2s_session *s);
+int xs2s__sm_timer(xs2s_session *s);
 
 #endif /* XS2S_SESSION_INT_H */

@@ -48,6 +48,16 @@ static int timer(int64_t ms, void *ud) {
 
 static const xs2s_loop_callbacks loop_cb = {watch, timer};
 
+/* The N of a body "m<N>" when the node keeps books, else -1. */
+static int book_index(const node *n, const xs2s_stanza *s) {
+  xs2s_stanza *body = xs2s_stanza_find_child(s, "body", "jabber:server");
+  const char *t = body ? xs2s_stanza_text(body) : NULL;
+  if (!n->map_n || !t || t[0] != 'm' || t[1] < '0' || t[1] > '9')
+    return -1;
+  int i = atoi(t + 1);
+  return i < n->map_n ? i : -1;
+}
+
 static int on_stanza(xs2s_ctx *ctx, const xs2s_stanza *s, const char *remote,
                      void *ud) {
   node *n = ud;
@@ -58,6 +68,9 @@ static int on_stanza(xs2s_ctx *ctx, const xs2s_stanza *s, const char *remote,
   if (n->ngot < NODE_MAX_GOT)
     snprintf(n->got[n->ngot], sizeof(n->got[0]), "%s", t ? t : "");
   n->ngot++;
+  int bi = book_index(n, s);
+  if (bi >= 0 && n->got_map)
+    n->got_map[bi]++;
   snprintf(n->last_body, sizeof(n->last_body), "%s", t ? t : "");
   const char *type = xs2s_stanza_attr(s, "type");
   if (type && strcmp(type, "error") == 0)
@@ -81,6 +94,9 @@ static void on_bounce(xs2s_ctx *ctx, const xs2s_stanza *s,
   (void)tag;
   node *n = ud;
   n->bounces++;
+  int bi = book_index(n, s);
+  if (bi >= 0 && n->bounce_map)
+    n->bounce_map[bi]++;
   n->last_cond = cond;
   snprintf(n->last_text, sizeof(n->last_text), "%s", text ? text : "");
   if (getenv("XS2S_TEST_VERBOSE"))
@@ -178,6 +194,8 @@ xs2s_config *node_config(const node_opts *o) {
   if (o->secret)
     rc |= xs2s_config_set_dialback_secret(cfg, o->secret);
   rc |= add_peer_rules(cfg, o);
+  if (o->sm_off)
+    rc |= xs2s_config_set_stream_management(cfg, 0);
   rc |= xs2s_config_set_timeout(cfg, XS2S_TIMEOUT_CONNECT, 2000);
   for (int i = 0; i < XS2S_LIMIT_COUNT_; i++)
     if (o->limits[i])

@@ -38,6 +38,10 @@ typedef struct node {
   int echo; /* answer every message with "echo:" + its body */
   xs2s_stanza_condition refuse; /* answer stanzas with this error */
   int refused_logs; /* log lines about connections refused at accept */
+  /* Optional per-message books: messages whose body is "m<N>" (N below
+   * map_n) count here as delivered (got_map) or bounced (bounce_map). */
+  unsigned short *got_map, *bounce_map;
+  int map_n;
 } node;
 
 /* Options of node_start(); zero means the engine's default. */
@@ -64,6 +68,7 @@ typedef struct node_opts {
   uint64_t limits[XS2S_LIMIT_COUNT_];
   uint64_t timeouts[XS2S_TIMEOUT_COUNT_];
   int timeout_set[XS2S_TIMEOUT_COUNT_]; /* to allow an explicit 0 */
+  int sm_off;         /* no XEP-0198 stream management */
 } node_opts;
 
 extern const char *node_certs_dir;

@@ -114,7 +114,25 @@ static void cb_features(xs2s_session *s, const xs2s_stanza *f, void *ud) {
     xs2s_session_close(s, XS2S_STREAM_ERR_NONE, NULL);
 }
 
+static void cb_sm(xs2s_session *s, xs2s_sm_event *ev, void *ud) {
+  h_peer *p = ud;
+  if ((unsigned)ev->type < 8)
+    p->n_sm[ev->type]++;
+  p->sm_last = *ev;
+  p->sm_last.id = NULL; /* borrowed */
+  if (ev->type == XS2S_SM_ACKED)
+    p->sm_acked += ev->count;
+  if (ev->type == XS2S_SM_RESUME_REQUEST && p->sm_accept_id &&
+      strcmp(ev->id, p->sm_accept_id) == 0 &&
+      xs2s_session_pair_method(s, p->sm_pair_local, p->sm_pair_remote) !=
+          XS2S_AUTH_NONE) {
+    ev->accept = 1;
+    ev->handled = p->sm_accept_handled;
+  }
+}
+
 static const xs2s_session_callbacks callbacks = {
+    .sm = cb_sm,
     .stanza = cb_stanza,
     .authenticated = cb_authenticated,
     .auth_failed = cb_auth_failed,
@@ -199,6 +217,9 @@ static void peer_open(h_world *w, h_peer *p, h_server *srv,
       .direct_tls = w->direct_tls,
       .idle_timeout_ms = w->idle_ms,
       .bidi = role == XS2S_SESSION_INITIATING ? w->bidi_init : w->bidi_recv,
+      .sm_off = w->sm_off,
+      .sm_resume_s = w->sm_resume_s,
+      .sm_ack_every = w->sm_ack_every,
   };
   int rc = xs2s_session_new(&p->s, &cfg, &callbacks, p, w->now);
   if (rc < 0 && !srv->mem) {

@@ -62,6 +62,15 @@ typedef struct h_peer {
   unsigned features[H_MAX];     /* each: H_FEAT_* bits seen */
   int close_on_features;        /* test: close from the Nth callback (0: no) */
   int routed; /* requests or answers already handed on */
+  /* XEP-0198 events by type, the last one, and the sum of ACKED counts. */
+  int n_sm[8];
+  xs2s_sm_event sm_last;
+  uint64_t sm_acked;
+  /* Receiving: a resumption of this id is accepted (with this handled
+   * count) when the stream has this domain pair authenticated. */
+  const char *sm_accept_id;
+  uint32_t sm_accept_handled;
+  const char *sm_pair_local, *sm_pair_remote;
 } h_peer;
 
 /* h_peer.features bits: what one <stream:features/> held, and whether
@@ -97,6 +106,9 @@ typedef struct h_world {
   uint64_t idle_ms;  /* idle timeout of sessions opened from now on */
   int bidi_init;     /* initiating sessions opened from now on want bidi */
   int bidi_recv;     /* receiving sessions opened from now on offer it */
+  int sm_off;        /* sessions opened from now on: no XEP-0198 */
+  uint32_t sm_resume_s; /* receiving sessions: resumable this long */
+  uint32_t sm_ack_every; /* initiating sessions: <r/> every N */
   /* Per-remote-domain security of receiving sessions opened from now on
    * (NULL: none); its user_data is the receiving server. */
   int (*peer_policy)(const char *domain, xs2s_security_mode *mode,

@@ -175,6 +175,51 @@ static void test_expire(void) {
   xs2s__queue_free(&q);
 }
 
+static void test_push_owned(void) {
+  xs2s__queue q;
+  xs2s__queue_init(&q, &mem, 10); /* the bound does not apply */
+  xs2s_stanza *s = msg("user@a.example", "o1");
+  CHECK_INT(xs2s__queue_push_owned(&q, s, 500, "a.example", 9, 7, NULL), 0);
+  push(&q, "a.example", "o2", 8); /* over the bound: refused */
+  CHECK_INT(q.count, 1);
+  CHECK_INT(q.bytes, 500);
+  CHECK(xs2s__queue_oldest(&q)->stanza == s); /* taken, not copied */
+  CHECK_INT(xs2s__queue_oldest(&q)->queued_ms, 7);
+  CHECK_STR(xs2s__queue_oldest(&q)->local, "a.example");
+  xs2s__queue_free(&q); /* frees it */
+}
+
+static void test_prepend(void) {
+  xs2s__queue dst, src;
+  xs2s__queue_init(&dst, &mem, 1 << 20);
+  xs2s__queue_init(&src, &mem, 1 << 20);
+  xs2s__queue_prepend(&dst, &src); /* both empty */
+  CHECK_INT(dst.count, 0);
+  push(&src, "a.example", "s1", 1);
+  push(&src, "a.example", "s2", 2);
+  xs2s__queue_prepend(&dst, &src); /* into an empty queue */
+  CHECK_INT(dst.count, 2);
+  CHECK_INT(src.count, 0);
+  CHECK_INT(src.bytes, 0);
+  push(&dst, "a.example", "d3", 5); /* the tail still works */
+  push(&src, "a.example", "s0", 0);
+  size_t bytes = dst.bytes + src.bytes;
+  xs2s__queue_prepend(&dst, &src);
+  CHECK_INT(dst.count, 4);
+  CHECK_INT(dst.bytes, bytes);
+  push(&src, "a.example", "s9", 9); /* src usable again */
+  CHECK_INT(src.count, 1);
+  seen all = {0};
+  CHECK_INT(xs2s__queue_take_all(&dst, NULL, 0, on_take, &all), 4);
+  CHECK_STR(all.ids[0], "s0");
+  CHECK_STR(all.ids[1], "s1");
+  CHECK_STR(all.ids[2], "s2");
+  CHECK_STR(all.ids[3], "d3");
+  CHECK_INT(dst.bytes, 0);
+  xs2s__queue_free(&dst);
+  xs2s__queue_free(&src);
+}
+
 static void test_take_all_with_requeue(void) {
   xs2s__queue q;
   xs2s__queue_init(&q, &mem, 1 << 20);
@@ -253,6 +298,8 @@ int main(void) {
   RUN(test_drain_per_local_domain);
   RUN(test_expire);
   RUN(test_take_all_with_requeue);
+  RUN(test_prepend);
+  RUN(test_push_owned);
   RUN(test_out_of_memory);
   return check_finish();
 }

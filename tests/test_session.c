@@ -850,7 +850,9 @@ static void test_stream_limits(void) {
   CHECK_INT(l->b.n_stanzas, 1);
   CHECK_INT(l->a.closed + l->b.closed, 0);
   /* Keepalive: 60 s configured, but the peer tolerates 20 s of silence:
-   * a space goes out within 10 s. */
+   * a space goes out within 10 s (after the stream management request
+   * for the stanza above has been answered). */
+  h_advance(&w, 2000);
   bytes_to_b = 0;
   l->filter = count_to_b;
   h_advance(&w, 11000);

@@ -60,6 +60,105 @@ extern "C" {
 /** A server-to-server stream (opaque). */
 typedef struct xs2s_session xs2s_session;
 
+/** XEP-0198 stream management namespace. */
+#define XS2S_NS_SM "urn:xmpp:sm:3"
+
+/**
+ * enum xs2s_sm_event_type - what a stream management event reports
+ * (XEP-0198; docs/SESSION.md "Stream management").
+ */
+typedef enum xs2s_sm_event_type {
+  /** Stream management is on: initiating, the peer answered <enable/>
+   * with <enabled/> (@id and @resume say whether the stream may be
+   * resumed, @max_s for how long); receiving, we answered the peer's
+   * <enable/>. */
+  XS2S_SM_ENABLED = 1,
+  /** Initiating: the peer acknowledged @count more stanzas; @h is its
+   * handled count (mod 2^32). The oldest @count stanzas written since
+   * <enable/> (or since the resumption) are delivered. */
+  XS2S_SM_ACKED = 2,
+  /** Initiating: <resumed/> answered xs2s_session_sm_resume(). The peer
+   * handled @count of the previous stream's unacknowledged stanzas (the
+   * oldest ones); the others must be written again now, in order, before
+   * anything new. */
+  XS2S_SM_RESUMED = 3,
+  /** Initiating: stream management failed. @resume 1: the resumption
+   * asked with xs2s_session_sm_resume() was refused (<failed/>) or is
+   * impossible (the peer does not offer stream management); the previous
+   * stream's unacknowledged stanzas, except the oldest @count when
+   * @has_h, must be bounced; the session then enables stream management
+   * afresh when it can. @resume 0: <enable/> was refused; the stream goes
+   * on without acknowledgements. */
+  XS2S_SM_FAILED = 4,
+  /** Receiving: the peer asks to resume the stream @id (its <resume/>),
+   * on a stream authenticated as usual. The callback accepts by setting
+   * @accept to 1 and @handled to the number of stanzas (mod 2^32) handled
+   * on that previous stream; otherwise the peer gets <failed/> with
+   * item-not-found. Check that the previous stream was authenticated for
+   * a domain pair this stream has (xs2s_session_pair_method()). */
+  XS2S_SM_RESUME_REQUEST = 5
+} xs2s_sm_event_type;
+
+/**
+ * struct xs2s_sm_event - a stream management event (XEP-0198).
+ *
+ * Lent to the sm callback for the call; @id is borrowed.
+ */
+typedef struct xs2s_sm_event {
+  xs2s_sm_event_type type;
+  /** ENABLED: the stream's resumption id (NULL when it cannot be
+   * resumed); RESUMED and RESUME_REQUEST: the resumed stream's id. */
+  const char *id;
+  /** ENABLED: 1 when the stream may be resumed; FAILED: 1 for a failed
+   * resumption, 0 for a refused <enable/>. */
+  int resume;
+  /** ENABLED (initiating): the peer's max resumption time in seconds, 0
+   * when it gave none. */
+  uint32_t max_s;
+  /** ACKED: the peer's handled count; RESUMED: the peer's handled count
+   * (the outbound count continues from it); RESUME_REQUEST: the count of
+   * our stanzas the peer says it handled; FAILED: the h of <failed/> when
+   * @has_h. */
+  uint32_t h;
+  /** ACKED: stanzas newly acknowledged; RESUMED and FAILED with @has_h:
+   * unacknowledged stanzas of the previous stream that the peer handled. */
+  uint32_t count;
+  /** FAILED: 1 when <failed/> carried a valid h. */
+  int has_h;
+  /** RESUME_REQUEST (set by the callback): 1 to accept. */
+  int accept;
+  /** RESUME_REQUEST (set by the callback): stanzas we handled on the
+   * previous stream. */
+  uint32_t handled;
+} xs2s_sm_event;
+
+/**
+ * struct xs2s_sm_info - the stream management state of a session.
+ *
+ * Filled by xs2s_session_sm_info(); @id is borrowed from the session and
+ * valid until its next call or its end.
+ */
+typedef struct xs2s_sm_info {
+  /** 1 once stream management is on (ENABLED or RESUMED). */
+  int on;
+  /** Initiating: 1 while <enable/> is unanswered (stanzas written now are
+   * counted); 0 otherwise. */
+  int pending;
+  /** 1 while a resumption (xs2s_session_sm_resume()) is unanswered:
+   * xs2s_session_send() refuses stanzas until it is settled. */
+  int resuming;
+  /** 1 when the stream can be resumed (@id is set). */
+  int resumable;
+  /** Resumption id, NULL when none. */
+  const char *id;
+  /** Inbound stanzas handled (mod 2^32). */
+  uint32_t handled;
+  /** Outbound stanzas counted since <enable/> (mod 2^32). */
+  uint32_t sent;
+  /** The peer's last acknowledged count (mod 2^32). */
+  uint32_t acked;
+} xs2s_sm_info;
+
 /** Which end of the TCP connection this session is. */
 typedef enum xs2s_session_role {
   /** We opened the connection: we send the first header, then stanzas. */
@@ -207,6 +306,11 @@ typedef struct xs2s_session_callbacks {
    * (no <starttls/>, <auth/> or key is sent). */
   void (*features)(xs2s_session *s, const xs2s_stanza *features,
                    void *user_data);
+  /** XEP-0198 stream management: enabled, acknowledgements, resumption
+   * outcomes, and (receiving) resumption requests, which the callback
+   * answers in @ev (see enum xs2s_sm_event_type). Without this callback a
+   * receiving session refuses every resumption. */
+  void (*sm)(xs2s_session *s, xs2s_sm_event *ev, void *user_data);
 } xs2s_session_callbacks;
 
 /** Timeout value meaning "never". */
@@ -223,6 +327,10 @@ typedef struct xs2s_session_callbacks {
 #define XS2S_SESSION_DEFAULT_KEEPALIVE_MS 60000u
 /** Default for xs2s_session_config.max_reply_backlog: 1 MiB. */
 #define XS2S_SESSION_DEFAULT_REPLY_BACKLOG (1024u * 1024u)
+/** Default for xs2s_session_config.sm_ack_every: 64 stanzas. */
+#define XS2S_SESSION_DEFAULT_SM_ACK_EVERY 64u
+/** Default for xs2s_session_config.sm_ack_ms: 1 s. */
+#define XS2S_SESSION_DEFAULT_SM_ACK_MS 1000u
 
 /**
  * struct xs2s_session_config - how one stream behaves.
@@ -316,6 +424,23 @@ typedef struct xs2s_session_config {
    * Stanzas given to xs2s_session_send() do not count. Zero takes
    * XS2S_SESSION_DEFAULT_REPLY_BACKLOG. */
   size_t max_reply_backlog;
+  /** XEP-0198 stream management is on unless this is nonzero: receiving,
+   * <sm/> is offered and <enable/> / <resume/> accepted once a domain pair
+   * is authenticated; initiating, <enable resume='true'/> is sent after
+   * the first pair is authenticated when the peer offers <sm/>. Not used
+   * on verify-only and bidirectional streams. */
+  int sm_off;
+  /** Receiving: seconds a broken stream stays resumable, offered as
+   * <enabled max/> (the embedder keeps the state that long); 0: the
+   * stream cannot be resumed (acknowledgements only). */
+  uint32_t sm_resume_s;
+  /** Initiating: ask for an acknowledgement (<r/>) once this many
+   * stanzas were sent since the last request, answered or not; 0 takes
+   * XS2S_SESSION_DEFAULT_SM_ACK_EVERY. */
+  uint32_t sm_ack_every;
+  /** Initiating: ask for one when stanzas have waited this long without
+   * a request; 0 takes XS2S_SESSION_DEFAULT_SM_ACK_MS. */
+  uint64_t sm_ack_ms;
 } xs2s_session_config;
 
 /**
@@ -627,6 +752,46 @@ XS2S_EXTERN int xs2s_session_is_bidi(const xs2s_session *s);
 XS2S_EXTERN int xs2s_session_peer_limits(const xs2s_session *s,
                                          uint64_t *max_bytes,
                                          uint64_t *idle_seconds);
+
+/**
+ * xs2s_session_sm_resume - resume a previous stream (XEP-0198).
+ * @s: an initiating session, before its first pair is authenticated.
+ * @previd: the previous stream's resumption id (its <enabled id/>;
+ *          copied, at most 64 characters).
+ * @acked: the peer's last handled count on that stream.
+ * @sent: the stanzas counted on that stream (mod 2^32); @sent - @acked
+ *        stanzas are unacknowledged.
+ *
+ * Once the first pair is authenticated, <resume previd h='0'/> is sent
+ * instead of <enable/>, and xs2s_session_send() refuses stanzas
+ * (XS2S_ERR_NOT_AUTHENTICATED) until the answer: an sm event RESUMED
+ * (write the rest again), or FAILED with resume 1 (bounce them). A <resumed
+ * h/> larger than @sent ends the stream with undefined-condition and
+ * <handled-count-too-high/>. Returns 0, XS2S_ERR_BAD_STATE (receiving,
+ * stream management off, or too late), XS2S_ERR_INVALID_ARGUMENT.
+ */
+XS2S_EXTERN int xs2s_session_sm_resume(xs2s_session *s, const char *previd,
+                                       uint32_t acked, uint32_t sent);
+
+/**
+ * xs2s_session_sm_request_ack - ask the peer for an acknowledgement now.
+ * @s: an initiating session with stream management on.
+ *
+ * Writes <r/> when stanzas are unacknowledged and no request is already
+ * outstanding; an embedder calls it when its send queue has drained. Returns 1 when <r/> was written, 0 when none was due,
+ * XS2S_ERR_NOMEM.
+ */
+XS2S_EXTERN int xs2s_session_sm_request_ack(xs2s_session *s);
+
+/**
+ * xs2s_session_sm_info - the stream management state.
+ * @s: session.
+ * @out: filled (see struct xs2s_sm_info).
+ *
+ * Returns @out->on.
+ */
+XS2S_EXTERN int xs2s_session_sm_info(const xs2s_session *s,
+                                     xs2s_sm_info *out);
 
 /**
  * xs2s_auth_method_name - name of an authentication method (static), e.g.

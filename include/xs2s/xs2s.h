@@ -137,6 +137,10 @@ typedef enum xs2s_limit {
    * new source replaces the fullest bucket near its slot. Default 4096; 8
    * to 2^24. "accept-sources". */
   XS2S_LIMIT_ACCEPT_SOURCES,
+  /** Broken incoming streams whose XEP-0198 resumption state is kept at
+   * once (each for the "sm-resume" time); the oldest is forgotten first.
+   * Default 1024; 1 to 2^20. "sm-resumable". */
+  XS2S_LIMIT_SM_RESUMABLE,
   XS2S_LIMIT_COUNT_ /**< number of limits (not a limit) */
 } xs2s_limit;
 
@@ -202,6 +206,11 @@ typedef enum xs2s_timeout {
    * the next bytes rebuild them, invisibly to the application. Default
    * 5000 (5 s); 0 = never. "trim". */
   XS2S_TIMEOUT_TRIM,
+  /** XEP-0198: how long a broken incoming stream can be resumed (its
+   * state is kept, offered to peers as <enabled max/> in seconds, rounded
+   * up). Default 60000 (60 s); 0 = acknowledgements only, no
+   * resumption. "sm-resume". */
+  XS2S_TIMEOUT_SM_RESUME,
   XS2S_TIMEOUT_COUNT_ /**< number of timeouts (not a timeout) */
 } xs2s_timeout;
 
@@ -487,6 +496,26 @@ XS2S_EXTERN int xs2s_config_set_bidi(xs2s_config *cfg, int on);
  * @cfg: configuration.
  */
 XS2S_EXTERN int xs2s_config_bidi(const xs2s_config *cfg);
+
+/**
+ * xs2s_config_set_stream_management - XEP-0198 stream management.
+ * @cfg: configuration.
+ * @on: 1 (the default): offer <sm/> on incoming streams, enable it on
+ *      outgoing streams whose peer offers it, keep every stanza written
+ *      until the peer acknowledges it, and after a broken stream resume it
+ *      (resending what was not acknowledged) or bounce what was not
+ *      acknowledged; 0: neither offer nor use it (stanzas written to a
+ *      stream that breaks may be lost, as without XEP-0198).
+ *
+ * Returns 0, or XS2S_ERR_INVALID_ARGUMENT when @on is neither 0 nor 1.
+ */
+XS2S_EXTERN int xs2s_config_set_stream_management(xs2s_config *cfg, int on);
+
+/**
+ * xs2s_config_stream_management - whether XEP-0198 is on (1 or 0).
+ * @cfg: configuration.
+ */
+XS2S_EXTERN int xs2s_config_stream_management(const xs2s_config *cfg);
 
 /**
  * xs2s_config_set_remote_policy - override the security policy for one
@@ -923,6 +952,12 @@ typedef struct xs2s_conn_info {
   uint64_t idle_ms;
   /** Milliseconds since the connection was opened. */
   uint64_t age_ms;
+  /** 1 when XEP-0198 stream management is on for the stream. */
+  int sm;
+  /** Outgoing: stanzas the peer acknowledged (XEP-0198). */
+  uint64_t stanzas_acked;
+  /** Outgoing: stanzas written and not acknowledged yet. */
+  uint64_t stanzas_unacked;
 } xs2s_conn_info;
 
 /**
@@ -943,8 +978,27 @@ typedef struct xs2s_counters {
   uint64_t open_connections;    /**< connections open right now */
   /** stanzas accepted by xs2s_ctx_send() / xs2s_ctx_send_raw(); once
    * nothing is queued it equals stanzas_out + stanzas_bounced + the
-   * sends to local domains (nothing lost silently) */
+   * sends to local domains (nothing lost silently), less
+   * stanzas_resent and stanzas_bounced_unacked (XEP-0198) */
   uint64_t stanzas_accepted;
+  /** XEP-0198: stanzas the receiving server acknowledged */
+  uint64_t stanzas_acked;
+  /** XEP-0198: written stanzas that the peer said it had not handled (its
+   * <resumed h/>), put back at the front of the queue to be written again
+   * (each write counted again in stanzas_out) */
+  uint64_t stanzas_resent;
+  /** XEP-0198: stanzas written but bounced because their stream broke
+   * before they were acknowledged and could not be resumed (also counted
+   * in stanzas_bounced). Once nothing is queued, stanzas_accepted =
+   * stanzas_out - stanzas_resent - stanzas_bounced_unacked +
+   * stanzas_bounced + the sends to local domains */
+  uint64_t stanzas_bounced_unacked;
+  /** XEP-0198: outgoing streams resumed */
+  uint64_t sm_resumed_out;
+  /** XEP-0198: incoming streams resumed by peers */
+  uint64_t sm_resumed_in;
+  /** XEP-0198: stanzas written and awaiting acknowledgement right now */
+  uint64_t unacked_stanzas;
 } xs2s_counters;
 
 /**

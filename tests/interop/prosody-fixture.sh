@@ -41,6 +41,7 @@
 #   --c2s-port PORT             open c2s on PORT (default: no c2s port)
 #   --log-level LEVEL           debug, info (default), warn, error
 #   --option 'LUA'              extra global config line; repeatable
+#   --module NAME               also load mod_NAME (e.g. smacks); repeatable
 #
 # Needs root (the instance runs as the user prosody) and the Debian packages
 # prosody and lua-unbound.
@@ -98,7 +99,7 @@ pf_start() {
   pf_require || return 1
   local addr='' certs='' cafile='' reqenc=true secure=false tls=true
   local dialback=true timeout='' s2s_port=5269 c2s_port='' level=info dns=
-  local -a domains=() peers=() options=()
+  local -a domains=() peers=() options=() modules=()
   while [ $# -gt 0 ]; do
     [ $# -ge 2 ] || { pf_die "$1 needs a value"; return 1; }
     case $1 in
@@ -117,6 +118,7 @@ pf_start() {
       --c2s-port) c2s_port=$2 ;;
       --log-level) level=$2 ;;
       --option) options+=("$2") ;;
+      --module) modules+=("$2") ;;
       *) pf_die "unknown option $1"; return 1 ;;
     esac
     shift 2
@@ -168,6 +170,7 @@ pf_start() {
   local disabled=''
   $tls && enabled="$enabled \"tls\";" || disabled='"tls";'
   $dialback && enabled="$enabled \"dialback\";"
+  for m in "${modules[@]}"; do enabled="$enabled $(pf_q "$m");"; done
   {
     echo "-- Written by prosody-fixture.sh for one test instance."
     echo "pidfile = $(pf_q "$dir/prosody.pid")"

@@ -94,6 +94,7 @@ scenario() {
     "^up outgoing a\.test .* tls=yes auth=$auth\$"
   out=$(pf_call "$root/$name" 'link("a.test", "b.test")' 2>&1)
   check "$name: Prosody's view of a.test --> b.test" "$out" '^tls=yes '
+  [ "$name" = sm ] && sm_checks "$name"
   stop_echo
   if grep -q "ERROR\|error:" "$root/$name.err"; then
     fail "$name: xs2s-echo logged no error"
@@ -103,12 +104,35 @@ scenario() {
   fi
 }
 
+# XEP-0198 with Prosody's mod_smacks. Prosody offers <sm/> on an s2s
+# stream only once it is authenticated when it sends its features, that is
+# after SASL EXTERNAL (not with dialback, whose features come first), and
+# it never makes an s2s stream resumable: acknowledgements only.
+sm_checks() {
+  local log
+  sleep 1.5 # one acknowledgement round after the echo
+  log=$(cat "$root/$1.err")
+  check "$1: xs2s-echo enabled stream management towards Prosody" "$log" \
+    'conn [0-9]+ outgoing: stream management on \(acknowledgements\)'
+  check "$1: Prosody acknowledged the echo (<a h='1'/>)" "$log" \
+    'the peer acknowledged 1 stanzas \(h=1\)'
+  check "$1: Prosody enabled stream management towards xs2s-echo" "$log" \
+    'conn [0-9]+ incoming: stream management on'
+  log=$(cat "$root/$1/prosody.log")
+  check "$1: Prosody's log shows stream management on s2s" "$log" \
+    'Enabling stream management'
+}
+
 only=${ONLY:-}
 # 1. STARTTLS required, certificates untrusted on both sides: dialback.
 [ -z "$only" ] || [ "$only" = dialback ] && scenario dialback dialback "$certs/unknown-ca.pem" \
   --secure-auth no --cafile "$certs/unknown-ca.pem"
 # 2. STARTTLS required, certificates trusted and required: SASL EXTERNAL.
 [ -z "$only" ] || [ "$only" = certs ] && scenario certs sasl-external "$certs/ca.pem" --secure-auth yes
+# 3. The same with Prosody's mod_smacks: XEP-0198 acknowledgements both
+# ways.
+[ -z "$only" ] || [ "$only" = sm ] && scenario sm sasl-external "$certs/ca.pem" --secure-auth yes \
+  --module smacks
 
 echo "passed $passed, failed $failed"
 [ "$failed" -eq 0 ]
