@@ -1,13 +1,18 @@
 /*
  * ctx_node.c: see ctx_node.h.
  */
+#define _GNU_SOURCE /* unshare() */
 #include "ctx_node.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -315,4 +320,32 @@ int node_setup_dns(const char *extra) {
 void node_cleanup_dns(void) {
   unlink(node_dns_conf);
   rmdir(dns_dir);
+}
+
+int node_set_loopback(int up) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0)
+    return -1;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof(ifr));
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+  int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+  if (rc == 0) {
+    if (up)
+      ifr.ifr_flags |= IFF_UP;
+    else
+      ifr.ifr_flags &= ~IFF_UP;
+    rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+  }
+  close(fd);
+  return rc;
+}
+
+int node_enter_netns(void) {
+  if (unshare(CLONE_NEWNET) < 0) {
+    fprintf(stderr, "unshare(CLONE_NEWNET): %s (the test needs root)\n",
+            strerror(errno));
+    return -1;
+  }
+  return node_set_loopback(1);
 }

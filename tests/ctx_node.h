@@ -90,5 +90,11 @@ void node_run_for(node **nodes, int count, int ms);
 /* Writes the harness's DNS data into a temporary directory. */
 int node_setup_dns(const char *extra_local_data);
 void node_cleanup_dns(void);
+/* Moves this process into a network namespace of its own with its
+ * loopback up (needs root): the test's addresses are then its own. */
+int node_enter_netns(void);
+/* Takes the namespace's loopback up (1) or down (0): a peer vanishes
+ * without FIN or RST. 0 or -1. */
+int node_set_loopback(int up);
 
 #endif

@@ -6,14 +6,8 @@
  * (internal headers) to see that the parsers did hibernate. It runs in a
  * network namespace of its own (needs root), on 127.0.0.61-62.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <net/if.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -138,31 +132,14 @@ static void test_trim_off(void) {
   node_stop(&b);
 }
 
-static int set_lo_up(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof(ifr));
-  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-  int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
-  if (rc == 0) {
-    ifr.ifr_flags |= IFF_UP;
-    rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
-  }
-  close(fd);
-  return rc;
-}
-
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: test_trim CERTS_DIR\n");
     return 2;
   }
   node_certs_dir = argv[1];
-  if (unshare(CLONE_NEWNET) < 0 || set_lo_up() < 0) {
-    fprintf(stderr, "network namespace: %s (the test needs root)\n",
-            strerror(errno));
+  if (node_enter_netns() < 0)
     return 1;
-  }
   if (node_setup_dns("  local-data: \"a.test. 60 IN A 127.0.0.61\"\n"
                      "  local-data: \"b.test. 60 IN A 127.0.0.62\"\n") < 0)
     return 2;
