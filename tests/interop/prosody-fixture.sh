@@ -12,7 +12,8 @@
 #   prosody-fixture.sh register DIR USER DOMAIN PASSWORD
 #
 # Sourced from bash (. prosody-fixture.sh): pf_start, pf_stop, pf_stop_all,
-# pf_shell, pf_call, pf_register, pf_require, pf_listening; pf_stop_all
+# pf_shell, pf_call, pf_register, pf_require, pf_listening, and
+# pf_knot_start / pf_knot_stop for a DNS server of the test's own; pf_stop_all
 # stops every instance this shell started (put it in an EXIT trap).
 #
 # An instance belongs to the process that started it (the caller of the
@@ -308,6 +309,55 @@ pf_stop_all() {
   local dir
   for dir in "${PF_STARTED[@]}"; do pf_stop "$dir"; done
   PF_STARTED=()
+}
+
+# pf_knot_start DIR ADDR@PORT RECORD...: knot serves the zone test. on
+# ADDR@PORT, with each RECORD (a zone-file line, names relative to test.)
+# besides its SOA and NS records; files in DIR. knotd runs in the
+# background as a child of this shell, so that a runner's kill reaches it
+# too (PF_KNOT_PID); returns once the zone is loaded, fails if it is not
+# within 5 s or knot is missing. pf_knot_stop ends it.
+pf_knot_start() {
+  local dir=$1 listen=$2
+  shift 2
+  command -v knotd >/dev/null 2>&1 ||
+    { pf_die "knotd not found: install the Debian package knot"; return 1; }
+  mkdir -p "$dir" || return 1
+  cat >"$dir/knot.conf" <<CONF
+server:
+  listen: $listen
+  rundir: $dir
+database:
+  storage: $dir
+log:
+  - target: $dir/knot.log
+    any: info
+zone:
+  - domain: test.
+    file: $dir/test.zone
+CONF
+  {
+    echo "\$ORIGIN test."
+    echo "\$TTL 60"
+    echo "@ SOA ns.test. admin.test. 1 60 60 600 60"
+    echo "@ NS ns.test."
+    echo "ns A ${listen%@*}"
+    printf '%s\n' "$@"
+  } >"$dir/test.zone"
+  knotd -c "$dir/knot.conf" >/dev/null 2>&1 &
+  PF_KNOT_PID=$!
+  for _ in $(seq 50); do
+    grep -q 'loaded, serial' "$dir/knot.log" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  pf_die "knot did not load its zone (see $dir/knot.log)"
+}
+
+pf_knot_stop() {
+  [ -n "${PF_KNOT_PID:-}" ] || return 0
+  kill "$PF_KNOT_PID" 2>/dev/null
+  wait "$PF_KNOT_PID" 2>/dev/null
+  PF_KNOT_PID=
 }
 
 # Runs one admin console line (a line starting with > is Lua inside the

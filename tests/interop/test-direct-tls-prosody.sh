@@ -17,8 +17,6 @@ echo_bin=${2:?usage: test-direct-tls-prosody.sh CERTS_DIR XS2S_ECHO}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/prosody-fixture.sh"
 pf_require || exit 1
-command -v knotd >/dev/null 2>&1 ||
-  { echo "knotd not found: install the Debian package knot" >&2; exit 1; }
 
 addr_p=127.0.0.57
 addr_x=127.0.0.58
@@ -27,11 +25,10 @@ root=$(mktemp -d)
 chmod 755 "$root"
 export PF_CLEANUP_DIR=$root
 echo_pid=
-knot_pid=
 stop_children() {
   [ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
-  [ -n "$knot_pid" ] && kill "$knot_pid" 2>/dev/null && wait "$knot_pid" 2>/dev/null
-  echo_pid= knot_pid=
+  echo_pid=
+  pf_knot_stop
 }
 trap 'stop_children; pf_stop_all; [ -n "${KEEP_LOGS:-}" ] && cp -r "$root" "$KEEP_LOGS"; rm -rf "$root"' EXIT
 trap 'exit 1' INT TERM
@@ -50,37 +47,13 @@ check() {
 }
 
 # knot: b.test is reachable only by direct TLS, on port 5270.
-mkdir -p "$root/knot"
-cat >"$root/knot/knot.conf" <<CONF
-server:
-  listen: $dns@5300
-  rundir: $root/knot
-database:
-  storage: $root/knot
-log:
-  - target: $root/knot/knot.log
-    any: info
-zone:
-  - domain: test.
-    file: $root/knot/test.zone
-CONF
-cat >"$root/knot/test.zone" <<ZONE
-\$ORIGIN test.
-\$TTL 60
-@ SOA ns.test. admin.test. 1 60 60 600 60
-@ NS ns.test.
-ns A $dns
-_xmpps-server._tcp.b SRV 0 0 5270 b.test.
-b A $addr_x
-ZONE
-knotd -c "$root/knot/knot.conf" >/dev/null 2>&1 &
-knot_pid=$!
-for _ in $(seq 50); do
-  grep -q 'loaded, serial' "$root/knot/knot.log" 2>/dev/null && break
-  sleep 0.1
-done
-check "knot serves the test zone" "$(cat "$root/knot/knot.log" 2>&1)" \
-  'loaded, serial'
+if pf_knot_start "$root/knot" $dns@5300 \
+    "_xmpps-server._tcp.b SRV 0 0 5270 b.test." "b A $addr_x"; then
+  ok "knot serves the test zone"
+else
+  fail "knot serves the test zone"
+  exit 1
+fi
 
 if pf_start "$root/prosody" --addr $addr_p --domain a.test --dns $dns@5300 \
     --certs "$certs" --secure-auth yes --require-encryption yes \

@@ -155,39 +155,9 @@ fi
 
 # 5. Names from a DNS server: knot serves an SRV record that sends a.test to
 # b.test's instance on port 5270.
-command -v knotd >/dev/null 2>&1 ||
-  { echo "knotd not found: install the Debian package knot" >&2; exit 1; }
-mkdir -p "$root/knot"
-cat >"$root/knot/knot.conf" <<CONF
-server:
-  listen: 127.0.0.59@5300
-  rundir: $root/knot
-database:
-  storage: $root/knot
-log:
-  - target: $root/knot/knot.log
-    any: info
-zone:
-  - domain: test.
-    file: $root/knot/test.zone
-CONF
-cat >"$root/knot/test.zone" <<ZONE
-\$ORIGIN test.
-\$TTL 60
-@ SOA ns.test. admin.test. 1 60 60 600 60
-@ NS ns.test.
-ns A 127.0.0.59
-_xmpp-server._tcp.b SRV 0 0 5270 host-b.test.
-host-b A $addr_b
-ZONE
-# In the foreground as a child, so that a runner's kill reaches it too.
-knotd -c "$root/knot/knot.conf" >/dev/null 2>&1 &
-knot_pid=$!
-trap 'kill "$knot_pid" 2>/dev/null; pf_stop_all; rm -rf "$root"' EXIT
-for _ in $(seq 50); do
-  grep -q 'loaded, serial' "$root/knot/knot.log" 2>/dev/null && break
-  sleep 0.1
-done
+trap 'pf_knot_stop; pf_stop_all; rm -rf "$root"' EXIT
+pf_knot_start "$root/knot" 127.0.0.59@5300 \
+  "_xmpp-server._tcp.b SRV 0 0 5270 host-b.test." "host-b A $addr_b" || exit 1
 pf_stop_all
 if pf_start "$root/srv/a" --addr $addr_a --domain a.test \
       --dns 127.0.0.59@5300 --certs "$certs" --secure-auth yes &&
@@ -202,8 +172,7 @@ if pf_start "$root/srv/a" --addr $addr_a --domain a.test \
 else
   fail "srv: both instances started"
 fi
-kill "$knot_pid" 2>/dev/null
-wait "$knot_pid" 2>/dev/null
+pf_knot_stop
 trap 'pf_stop_all; rm -rf "$root"' EXIT
 
 # 6. The fixture refuses an address that is taken.
