@@ -52,26 +52,13 @@ int xs2s__queue_push(xs2s__queue *q, const xs2s_stanza *stanza,
   /* The queue may be over its bound (xs2s__queue_prepend()). */
   if (q->bytes > q->max_bytes || bytes > q->max_bytes - q->bytes)
     return XS2S_ERR_LIMIT;
-  xs2s__qentry *e = xs2s__malloc(q->mem, sizeof(*e) + local_len + 1);
-  if (!e)
+  xs2s_stanza *copy = xs2s_stanza_copy(stanza);
+  if (!copy)
     return XS2S_ERR_NOMEM;
-  e->stanza = xs2s_stanza_copy(stanza);
-  if (!e->stanza) {
-    xs2s__free(q->mem, e);
-    return XS2S_ERR_NOMEM;
-  }
-  e->next = NULL;
-  e->bytes = bytes;
-  e->queued_ms = now;
-  e->tag = tag;
-  e->local_len = local_len;
-  memcpy(e->local, local, local_len);
-  e->local[local_len] = '\0';
-  *q->tail = e;
-  q->tail = &e->next;
-  q->count++;
-  q->bytes += bytes;
-  return 0;
+  rc = xs2s__queue_push_owned(q, copy, bytes, local, local_len, now, tag);
+  if (rc < 0)
+    xs2s_stanza_free(copy);
+  return rc;
 }
 
 int xs2s__queue_push_owned(xs2s__queue *q, xs2s_stanza *stanza, size_t bytes,
