@@ -785,13 +785,25 @@ static int wake_scratch(xs2s_parser *p) {
   return 0;
 }
 
+/* Frees libxml2's context. A DOCTYPE is refused at once, but libxml2 may
+ * already have built a document to hold the declarations it read with it
+ * (ctxt->myDoc), which xmlFreeParserCtxt() leaves to the caller. */
+static void free_ctxt(xs2s_parser *p) {
+  if (!p->ctxt)
+    return;
+  if (p->ctxt->myDoc) {
+    xmlFreeDoc(p->ctxt->myDoc);
+    p->ctxt->myDoc = NULL;
+  }
+  xmlFreeParserCtxt(p->ctxt);
+  p->ctxt = NULL;
+}
+
 /* Starts over: a fresh libxml2 context and a clean state. Never called
  * from inside libxml2. */
 static int do_reset(xs2s_parser *p) {
   p->reset_pending = 0;
-  if (p->ctxt)
-    xmlFreeParserCtxt(p->ctxt);
-  p->ctxt = NULL;
+  free_ctxt(p);
   p->state = PARSER_HEADER;
   p->depth = 0;
   p->fed = p->boundary = p->call_start = 0;
@@ -877,8 +889,7 @@ xs2s_parser *xs2s_parser_new(const xs2s_parser_callbacks *callbacks,
 void xs2s_parser_free(xs2s_parser *p) {
   if (!p)
     return;
-  if (p->ctxt)
-    xmlFreeParserCtxt(p->ctxt);
+  free_ctxt(p);
   xs2s__tree_release(&p->tree);
   xs2s__free(&p->mem, p->scratch);
   xs2s__free(&p->mem, p->replay);
@@ -918,8 +929,7 @@ int xs2s__parser_hibernate(xs2s_parser *p) {
   int line = in->line;
   for (size_t i = 0; i < held; i++)
     line += in->cur[i] == '\n';
-  xmlFreeParserCtxt(p->ctxt);
-  p->ctxt = NULL;
+  free_ctxt(p);
   xs2s__tree_release(&p->tree);
   xs2s__free(&p->mem, p->scratch);
   p->scratch = NULL;
