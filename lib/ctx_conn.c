@@ -703,7 +703,7 @@ static int send_one(xs2s__conn *c, const xs2s_stanza *s, xs2s__qentry *e,
     return XS2S__CONN_FULL;
   int outer = c->depth == 0;
   xs2s__conn_enter(c);
-  xs2s__sm_keep k = {c, local, tag, NULL, 0};
+  xs2s__sm_keep k = {c, s, local, tag, NULL, 0};
   int rc = e ? xs2s_session_send(c->session, s)
              : xs2s__session_send_keep(c->session, s, xs2s__sm_keep_bytes,
                                        &k);

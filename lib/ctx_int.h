@@ -338,6 +338,7 @@ int xs2s__sm_conn_full(xs2s__conn *c);
  * list will keep it: the bytes the session wrote (sm_kept.h). */
 typedef struct xs2s__sm_keep {
   xs2s__conn *c;
+  const xs2s_stanza *st; /* the application's (copied if no bytes came) */
   const char *local; /* sending local domain, normal form */
   void *tag;         /* the application's */
   xs2s__qentry *entry; /* set by xs2s__sm_keep_bytes(), or NULL */
@@ -348,7 +349,7 @@ typedef struct xs2s__sm_keep {
 void xs2s__sm_keep_bytes(const char *xml, size_t len, void *arg);
 /* A stanza was written on @c: keep it while it is counted, @e's stanza
  * taken over when @e (a queue entry) is given, else what @k kept (taken
- * over too). */
+ * over too), else a copy of @k's stanza. */
 void xs2s__sm_conn_sent(xs2s__conn *c, xs2s__qentry *e, xs2s__sm_keep *k);
 /* The pump: ask for an acknowledgement once the remote's queue is empty. */
 void xs2s__sm_conn_idle(xs2s__conn *c);

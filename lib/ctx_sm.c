@@ -161,6 +161,19 @@ void xs2s__sm_keep_bytes(const char *xml, size_t len, void *arg) {
     k->rc = XS2S_ERR_NOMEM;
 }
 
+/* Keeps a copy of the application's tree: the session showed no bytes. */
+static int keep_copy(xs2s__conn *c, const xs2s__sm_keep *k) {
+  xs2s_stanza *copy = xs2s_stanza_copy(k->st);
+  int rc = copy ? xs2s__queue_push_owned(
+                      &c->sm.unacked, copy,
+                      xs2s__session_sent_bytes(c->session), k->local,
+                      strlen(k->local), xs2s__loop_now(&c->ctx->loop), k->tag)
+                : XS2S_ERR_NOMEM;
+  if (rc < 0)
+    xs2s_stanza_free(copy);
+  return rc;
+}
+
 /* Takes over @e's stanza (from the remote's queue, a tree already). */
 static int keep_entry(xs2s__conn *c, xs2s__qentry *e) {
   int rc = xs2s__queue_push_owned(
@@ -180,13 +193,14 @@ void xs2s__sm_conn_sent(xs2s__conn *c, xs2s__qentry *e, xs2s__sm_keep *k) {
   xs2s_ctx *ctx = c->ctx;
   list_init(ctx, &c->sm);
   /* Already written: it is kept even if it crosses the bound. */
-  int rc = k->rc ? k->rc : XS2S_ERR_NOMEM;
+  int rc = k->rc;
   if (e) {
     rc = keep_entry(c, e);
   } else if (k->entry) {
     xs2s__queue_append(&c->sm.unacked, k->entry);
     k->entry = NULL;
-    rc = 0;
+  } else if (rc == 0) {
+    rc = keep_copy(c, k);
   }
   if (rc < 0) {
     /* The counts no longer match the list: better no resumption than a

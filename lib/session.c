@@ -906,7 +906,7 @@ int xs2s__session_send_keep(xs2s_session *s, const xs2s_stanza *stanza,
   }
   xs2s__session_activity(s);
   s->last_sent_bytes = size;
-  if (keep) /* before anything else is written or it is encrypted */
+  if (keep && size) /* before anything else is written or encrypted */
     keep(xs2s__buf_bytes(&s->plain) + before, size, arg);
   if ((rc = xs2s__sm_sent(s)) < 0)
     return rc;

@@ -42,7 +42,8 @@ typedef void (*xs2s__session_keep_fn)(const char *xml, size_t len,
 /* xs2s_session_send() that also shows the written bytes to @keep (NULL:
  * nobody) before they are encrypted, so a caller that must keep the
  * stanza (XEP-0198) can copy them instead of the tree. @keep runs only
- * when the stanza was written; the call may still fail afterwards. */
+ * when the stanza was written (not on a stream that failed meanwhile);
+ * the call may still fail afterwards. */
 int xs2s__session_send_keep(xs2s_session *s, const xs2s_stanza *stanza,
                             xs2s__session_keep_fn keep, void *arg);
 

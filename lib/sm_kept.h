@@ -20,9 +20,13 @@
 #include "queue.h"
 
 /* Parses @xml (@len bytes, as a session wrote it) into a new tree using
- * allocator @mem, in the stream's scope. Limits are no narrower than what
- * could be written. Returns the tree, or NULL with the error code in
- * *@err (XS2S_ERR_NOMEM, or a parse error if the bytes are not ours). */
+ * allocator @mem, in the stream's scope (the "db" and "stream" prefixes
+ * the serialiser took from it are not left on the tree). No size or
+ * attribute limit applies; depth and libxml2's own caps do (199 levels,
+ * 10 MB of text in one node), which no peer would accept either. Returns
+ * the tree, or NULL with the error code in *@err (XS2S_ERR_NOMEM;
+ * XS2S_ERR_LIMIT beyond those caps; a parse error if the bytes are not a
+ * session's). */
 xs2s_stanza *xs2s__sm_kept_parse(const xs2s_mem *mem, const char *xml,
                                  size_t len, int *err);
 
