@@ -703,9 +703,14 @@ static int send_one(xs2s__conn *c, const xs2s_stanza *s, xs2s__qentry *e,
     return XS2S__CONN_FULL;
   int outer = c->depth == 0;
   xs2s__conn_enter(c);
-  int rc = xs2s_session_send(c->session, s);
+  xs2s__sm_keep k = {c, s, local, tag, NULL, 0};
+  int rc = e ? xs2s_session_send(c->session, s)
+             : xs2s__session_send_keep(c->session, s, xs2s__sm_keep_bytes,
+                                       &k);
+  if (rc < 0)
+    xs2s__queue_entry_free(&c->ctx->mem, k.entry);
   if (rc == 0) {
-    xs2s__sm_conn_sent(c, s, e, local, tag);
+    xs2s__sm_conn_sent(c, e, &k);
     c->stanzas_out++;
     c->last_stanza_ms = xs2s__loop_now(&c->ctx->loop);
     c->ctx->counters.stanzas_out++;

@@ -334,10 +334,23 @@ void xs2s__ctx_verify_answer(xs2s_ctx *ctx,
 void xs2s__sm_on_event(xs2s_session *s, xs2s_sm_event *ev, void *ud);
 /* Whether @c's unacknowledged list has no room for another stanza. */
 int xs2s__sm_conn_full(xs2s__conn *c);
-/* @st was written on @c: keep it while it is counted (a copy, or @e's
- * stanza taken over when @e is given). */
-void xs2s__sm_conn_sent(xs2s__conn *c, const xs2s_stanza *st,
-                        xs2s__qentry *e, const char *local, void *tag);
+/* An application's stanza being written on @c, as its unacknowledged
+ * list will keep it: the bytes the session wrote (sm_kept.h). */
+typedef struct xs2s__sm_keep {
+  xs2s__conn *c;
+  const xs2s_stanza *st; /* the application's (copied if no bytes came) */
+  const char *local; /* sending local domain, normal form */
+  void *tag;         /* the application's */
+  xs2s__qentry *entry; /* set by xs2s__sm_keep_bytes(), or NULL */
+  int rc;              /* why @entry could not be made, or 0 */
+} xs2s__sm_keep;
+/* The xs2s__session_keep_fn of an application's stanza (@arg: an
+ * xs2s__sm_keep): copies the bytes when the session counts stanzas. */
+void xs2s__sm_keep_bytes(const char *xml, size_t len, void *arg);
+/* A stanza was written on @c: keep it while it is counted, @e's stanza
+ * taken over when @e (a queue entry) is given, else what @k kept (taken
+ * over too), else a copy of @k's stanza. */
+void xs2s__sm_conn_sent(xs2s__conn *c, xs2s__qentry *e, xs2s__sm_keep *k);
 /* The pump: ask for an acknowledgement once the remote's queue is empty. */
 void xs2s__sm_conn_idle(xs2s__conn *c);
 /* @c is being released: its unacknowledged stanzas move to its remote

@@ -3,8 +3,12 @@
  * "Stream management").
  *
  * Outgoing: every stanza written while the session counts (from <enable/>
- * on) is also kept, as a copy, in the stream's unacknowledged list; the
- * peer's acknowledgements drop the oldest ones. The list is bounded like a
+ * on) is also kept in the stream's unacknowledged list; the peer's
+ * acknowledgements drop the oldest ones. The application's stanzas are
+ * kept as the bytes the session wrote (sm_kept.h), a queue entry's as the
+ * tree it held; bytes become a tree again only to be bounced or queued
+ * again. One that cannot (out of memory) is counted as bounced and
+ * logged: the bounce callback needs a tree. The list is bounded like a
  * remote's queue (queue-bytes, plus the one stanza that crossed it): when
  * it is full, stanzas wait in the remote's queue for acknowledgements.
  * When the stream breaks, a resumable list moves to the remote and the
@@ -28,6 +32,7 @@
 #include "alloc.h"
 #include "ctx_int.h"
 #include "session_hold.h"
+#include "sm_kept.h"
 
 /* RFC 6120 8.3.3.16 remote-server-timeout (type wait): the stanza went to
  * the remote server, but the connection ended before it confirmed
@@ -81,8 +86,31 @@ typedef struct bounce_ctx {
   const char *text;
 } bounce_ctx;
 
+/* A stanza kept as bytes whose tree cannot be built again (out of
+ * memory): the bounce callback needs a tree, so it is counted as bounced
+ * and logged, never dropped unseen. */
+static void lost_entry(xs2s__qentry *e, void *arg) {
+  xs2s_ctx *ctx = arg;
+  ctx->counters.stanzas_bounced_unacked++;
+  ctx->counters.stanzas_bounced++;
+  xs2s__ctx_log(ctx, XS2S_LOG_ERROR,
+                "an unacknowledged stanza from %s (%zu bytes) cannot be "
+                "rebuilt: counted as bounced, the application is not told",
+                e->local, e->bytes);
+}
+
+/* For xs2s__queue_take_refused(): nonzero when @e stays bytes. */
+static int thaw_try(xs2s__qentry *e, void *arg) {
+  xs2s_ctx *ctx = arg;
+  return xs2s__sm_kept_thaw(&ctx->mem, e) < 0;
+}
+
 static void bounce_entry(xs2s__qentry *e, void *arg) {
   bounce_ctx *b = arg;
+  if (xs2s__sm_kept_thaw(&b->ctx->mem, e) < 0) {
+    lost_entry(e, b->ctx);
+    return;
+  }
   b->ctx->counters.stanzas_bounced_unacked++;
   xs2s__ctx_defer(b->ctx, e->stanza, e->tag, 0, b->cond, b->text);
   e->stanza = NULL; /* taken by the deferred bounce */
@@ -115,26 +143,65 @@ int xs2s__sm_conn_full(xs2s__conn *c) {
   return c->sm.init && c->sm.unacked.bytes >= c->sm.unacked.max_bytes;
 }
 
-void xs2s__sm_conn_sent(xs2s__conn *c, const xs2s_stanza *st,
-                        xs2s__qentry *e, const char *local, void *tag) {
+static int sm_counts(xs2s__conn *c) {
   xs2s_sm_info info;
   xs2s_session_sm_info(c->session, &info);
-  if (!info.on && !info.pending)
+  return info.on || info.pending;
+}
+
+void xs2s__sm_keep_bytes(const char *xml, size_t len, void *arg) {
+  xs2s__sm_keep *k = arg;
+  xs2s_ctx *ctx = k->c->ctx;
+  if (!sm_counts(k->c))
     return;
+  k->entry = xs2s__queue_entry_xml(&ctx->mem, xml, len, k->local,
+                                   strlen(k->local),
+                                   xs2s__loop_now(&ctx->loop), k->tag);
+  if (!k->entry)
+    k->rc = XS2S_ERR_NOMEM;
+}
+
+/* Keeps a copy of the application's tree: the session showed no bytes. */
+static int keep_copy(xs2s__conn *c, const xs2s__sm_keep *k) {
+  xs2s_stanza *copy = xs2s_stanza_copy(k->st);
+  int rc = copy ? xs2s__queue_push_owned(
+                      &c->sm.unacked, copy,
+                      xs2s__session_sent_bytes(c->session), k->local,
+                      strlen(k->local), xs2s__loop_now(&c->ctx->loop), k->tag)
+                : XS2S_ERR_NOMEM;
+  if (rc < 0)
+    xs2s_stanza_free(copy);
+  return rc;
+}
+
+/* Takes over @e's stanza (from the remote's queue, a tree already). */
+static int keep_entry(xs2s__conn *c, xs2s__qentry *e) {
+  int rc = xs2s__queue_push_owned(
+      &c->sm.unacked, e->stanza, xs2s__session_sent_bytes(c->session),
+      e->local, e->local_len, xs2s__loop_now(&c->ctx->loop), e->tag);
+  if (rc == 0)
+    e->stanza = NULL;
+  return rc;
+}
+
+void xs2s__sm_conn_sent(xs2s__conn *c, xs2s__qentry *e, xs2s__sm_keep *k) {
+  if (!sm_counts(c)) {
+    xs2s__queue_entry_free(&c->ctx->mem, k->entry);
+    k->entry = NULL;
+    return;
+  }
   xs2s_ctx *ctx = c->ctx;
   list_init(ctx, &c->sm);
-  /* Already written: it is kept even if it crosses the bound. A queue
-   * entry's stanza is taken over, the application's is copied. */
-  size_t bytes = xs2s__session_sent_bytes(c->session);
-  size_t len = e ? e->local_len : strlen(local);
-  xs2s_stanza *keep = e ? e->stanza : xs2s_stanza_copy(st);
-  int rc = keep ? xs2s__queue_push_owned(&c->sm.unacked, keep, bytes, local,
-                                         len, xs2s__loop_now(&ctx->loop), tag)
-                : XS2S_ERR_NOMEM;
-  if (rc == 0 && e)
-    e->stanza = NULL;
-  else if (rc < 0 && !e)
-    xs2s_stanza_free(keep);
+  /* Already written: it is kept even if it crosses the bound. */
+  int rc = k->rc;
+  if (e) {
+    rc = keep_entry(c, e);
+  } else if (k->entry) {
+    xs2s__queue_append(&c->sm.unacked, k->entry);
+    k->entry = NULL;
+  } else if (rc == 0) {
+    rc = keep_copy(c, k);
+  }
   if (rc < 0) {
     /* The counts no longer match the list: better no resumption than a
      * wrong one. */
@@ -160,6 +227,8 @@ static size_t requeue_rest(xs2s__remote *r, uint32_t handled_count) {
   xs2s_ctx *ctx = r->ctx;
   uint32_t handled = drop_acked(&r->sm_prev, handled_count);
   ctx->counters.stanzas_acked += handled;
+  if (r->sm_prev.init) /* the remote's queue holds trees */
+    xs2s__queue_take_refused(&r->sm_prev.unacked, thaw_try, lost_entry, ctx);
   size_t n = r->sm_prev.init ? r->sm_prev.unacked.count : 0;
   ctx->counters.stanzas_resent += n;
   if (n)

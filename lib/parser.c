@@ -1025,7 +1025,14 @@ ssize_t xs2s_parser_feed(xs2s_parser *p, const char *data, size_t len) {
 
 xs2s_stanza *xs2s__parse_fragment(const xs2s_mem *mem, const char *xml,
                                   size_t len, int *err) {
-  xs2s_parser *p = parser_create(NULL, NULL, NULL, mem, 1);
+  return xs2s__parse_fragment_lim(mem, xml, len, NULL, err);
+}
+
+xs2s_stanza *xs2s__parse_fragment_lim(const xs2s_mem *mem, const char *xml,
+                                      size_t len,
+                                      const xs2s_parser_limits *limits,
+                                      int *err) {
+  xs2s_parser *p = parser_create(NULL, NULL, limits, mem, 1);
   if (!p) {
     *err = XS2S_ERR_NOMEM;
     return NULL;

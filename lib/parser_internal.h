@@ -13,6 +13,12 @@
 xs2s_stanza *xs2s__parse_fragment(const xs2s_mem *mem, const char *xml,
                                   size_t len, int *err);
 
+/* xs2s__parse_fragment() within @limits (NULL or zero fields: defaults). */
+xs2s_stanza *xs2s__parse_fragment_lim(const xs2s_mem *mem, const char *xml,
+                                      size_t len,
+                                      const xs2s_parser_limits *limits,
+                                      int *err);
+
 /* Frees the libxml2 context and the scratch memory of a stream that sits
  * between stanzas (no element open below the stream element, nothing
  * buffered but white space): an idle stream then keeps about 1 KiB here.

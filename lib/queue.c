@@ -16,9 +16,53 @@ void xs2s__queue_init(xs2s__queue *q, const xs2s_mem *mem, size_t max_bytes) {
   q->mem = mem;
 }
 
-static void entry_free(const xs2s__queue *q, xs2s__qentry *e) {
+void xs2s__queue_entry_free(const xs2s_mem *mem, xs2s__qentry *e) {
+  if (!e)
+    return;
   xs2s_stanza_free(e->stanza);
-  xs2s__free(q->mem, e);
+  xs2s__free(mem, e);
+}
+
+static void entry_free(const xs2s__queue *q, xs2s__qentry *e) {
+  xs2s__queue_entry_free(q->mem, e);
+}
+
+/* An unlinked entry with room for @extra bytes after its local domain. */
+static xs2s__qentry *entry_new(const xs2s_mem *mem, size_t bytes,
+                               const char *local, size_t local_len,
+                               uint64_t now, void *tag, size_t extra) {
+  xs2s__qentry *e = xs2s__malloc(mem, sizeof(*e) + local_len + 1 + extra);
+  if (!e)
+    return NULL;
+  e->next = NULL;
+  e->stanza = NULL;
+  e->xml = NULL;
+  e->bytes = bytes;
+  e->queued_ms = now;
+  e->tag = tag;
+  e->local_len = local_len;
+  memcpy(e->local, local, local_len);
+  e->local[local_len] = '\0';
+  return e;
+}
+
+xs2s__qentry *xs2s__queue_entry_xml(const xs2s_mem *mem, const char *xml,
+                                    size_t len, const char *local,
+                                    size_t local_len, uint64_t now,
+                                    void *tag) {
+  xs2s__qentry *e = entry_new(mem, len, local, local_len, now, tag, len);
+  if (!e)
+    return NULL;
+  e->xml = e->local + local_len + 1;
+  memcpy(e->xml, xml, len);
+  return e;
+}
+
+void xs2s__queue_append(xs2s__queue *q, xs2s__qentry *e) {
+  *q->tail = e;
+  q->tail = &e->next;
+  q->count++;
+  q->bytes += e->bytes;
 }
 
 /* Unlinks the entry that *@link points to and returns it. */
@@ -64,21 +108,11 @@ int xs2s__queue_push(xs2s__queue *q, const xs2s_stanza *stanza,
 int xs2s__queue_push_owned(xs2s__queue *q, xs2s_stanza *stanza, size_t bytes,
                            const char *local, size_t local_len, uint64_t now,
                            void *tag) {
-  xs2s__qentry *e = xs2s__malloc(q->mem, sizeof(*e) + local_len + 1);
+  xs2s__qentry *e = entry_new(q->mem, bytes, local, local_len, now, tag, 0);
   if (!e)
     return XS2S_ERR_NOMEM;
   e->stanza = stanza;
-  e->next = NULL;
-  e->bytes = bytes;
-  e->queued_ms = now;
-  e->tag = tag;
-  e->local_len = local_len;
-  memcpy(e->local, local, local_len);
-  e->local[local_len] = '\0';
-  *q->tail = e;
-  q->tail = &e->next;
-  q->count++;
-  q->bytes += bytes;
+  xs2s__queue_append(q, e);
   return 0;
 }
 
@@ -151,6 +185,21 @@ size_t xs2s__queue_take_all(xs2s__queue *q, const char *local,
                             size_t local_len, xs2s__queue_take_fn fn,
                             void *arg) {
   return hand_over(q, detach(q, local, local_len, UINT64_MAX), fn, arg);
+}
+
+size_t xs2s__queue_take_refused(xs2s__queue *q,
+                                int (*try)(xs2s__qentry *e, void *arg),
+                                xs2s__queue_take_fn fn, void *arg) {
+  xs2s__qentry *chain = NULL, **end = &chain;
+  for (xs2s__qentry **link = &q->head; *link;) {
+    if (try(*link, arg) == 0) {
+      link = &(*link)->next;
+      continue;
+    }
+    *end = unlink_at(q, link);
+    end = &(*end)->next;
+  }
+  return hand_over(q, chain, fn, arg);
 }
 
 void xs2s__queue_prepend(xs2s__queue *dst, xs2s__queue *src) {

@@ -15,6 +15,10 @@
  * queued (entries older than XS2S_TIMEOUT_QUEUE are bounced with
  * remote-server-timeout). Entries are in queueing order, so the expired
  * ones are always at the front.
+ *
+ * The same queue holds a stream's XEP-0198 unacknowledged stanzas
+ * (ctx_sm.c), where an entry may keep the stanza as the bytes written
+ * instead of a tree (sm_kept.h).
  */
 #ifndef XS2S_QUEUE_H
 #define XS2S_QUEUE_H
@@ -26,7 +30,9 @@
 
 typedef struct xs2s__qentry {
   struct xs2s__qentry *next;
-  xs2s_stanza *stanza; /* owned copy */
+  xs2s_stanza *stanza; /* owned copy; NULL while @xml stands for it */
+  char *xml;           /* XEP-0198: the stanza as written (@bytes long,
+                        * in this entry's block), or NULL */
   size_t bytes;        /* serialised size, counted against the bound */
   uint64_t queued_ms;  /* loop time when queued */
   void *tag;           /* the application's, returned with a bounce */
@@ -77,6 +83,20 @@ int xs2s__queue_push_owned(xs2s__queue *q, xs2s_stanza *stanza, size_t bytes,
                            const char *local, size_t local_len, uint64_t now,
                            void *tag);
 
+/* A new entry, in no queue, that keeps the serialised stanza @xml (@len
+ * bytes, its size against a bound) in place of a tree: one block with
+ * @local (@local_len bytes). NULL when out of memory. */
+xs2s__qentry *xs2s__queue_entry_xml(const xs2s_mem *mem, const char *xml,
+                                    size_t len, const char *local,
+                                    size_t local_len, uint64_t now, void *tag);
+
+/* Frees an entry that is in no queue (NULL is fine). */
+void xs2s__queue_entry_free(const xs2s_mem *mem, xs2s__qentry *e);
+
+/* Links @e (from xs2s__queue_entry_xml()) at the end of @q, whatever the
+ * bound: it was written already. */
+void xs2s__queue_append(xs2s__queue *q, xs2s__qentry *e);
+
 /* The oldest entry (first to drain, first to expire), or NULL. */
 static inline const xs2s__qentry *xs2s__queue_oldest(const xs2s__queue *q) {
   return q->head;
@@ -99,6 +119,12 @@ size_t xs2s__queue_expire(xs2s__queue *q, uint64_t cutoff_ms,
 size_t xs2s__queue_take_all(xs2s__queue *q, const char *local,
                             size_t local_len, xs2s__queue_take_fn fn,
                             void *arg);
+
+/* Offers every entry to @try in order; those it refuses (nonzero) are
+ * unlinked and handed to @fn, then freed. Returns how many. */
+size_t xs2s__queue_take_refused(xs2s__queue *q,
+                                int (*try)(xs2s__qentry *e, void *arg),
+                                xs2s__queue_take_fn fn, void *arg);
 
 /* Moves every entry of @src, in order, to the front of @dst (older than
  * what @dst holds), whatever @dst's bound: they were accepted before.

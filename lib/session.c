@@ -867,6 +867,11 @@ ssize_t xs2s_session_recv(xs2s_session *s, const uint8_t *data, size_t len,
 /* ---------------------------------------------------------------------- */
 
 int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza) {
+  return xs2s__session_send_keep(s, stanza, NULL, NULL);
+}
+
+int xs2s__session_send_keep(xs2s_session *s, const xs2s_stanza *stanza,
+                            xs2s__session_keep_fn keep, void *arg) {
   if (!stanza || !is_stanza(stanza))
     return XS2S_ERR_INVALID_ARGUMENT;
   int receiving = s->role == XS2S_SESSION_RECEIVING;
@@ -901,6 +906,8 @@ int xs2s_session_send(xs2s_session *s, const xs2s_stanza *stanza) {
   }
   xs2s__session_activity(s);
   s->last_sent_bytes = size;
+  if (keep && size) /* before anything else is written or encrypted */
+    keep(xs2s__buf_bytes(&s->plain) + before, size, arg);
   if ((rc = xs2s__sm_sent(s)) < 0)
     return rc;
   if (s->hold && s->tls_state == XS2S__TLS_ACTIVE &&

@@ -32,4 +32,19 @@ int xs2s__session_holding(const xs2s_session *s);
  * wrote (what a copy kept for XEP-0198 costs against a queue bound). */
 size_t xs2s__session_sent_bytes(const xs2s_session *s);
 
+/* Receives the stanza xs2s__session_send_keep() just wrote: @len bytes of
+ * clear text, written in the stream's scope (jabber:server the default
+ * namespace, the "stream" and "db" prefixes bound by the header), valid
+ * only during the call. */
+typedef void (*xs2s__session_keep_fn)(const char *xml, size_t len,
+                                      void *arg);
+
+/* xs2s_session_send() that also shows the written bytes to @keep (NULL:
+ * nobody) before they are encrypted, so a caller that must keep the
+ * stanza (XEP-0198) can copy them instead of the tree. @keep runs only
+ * when the stanza was written (not on a stream that failed meanwhile);
+ * the call may still fail afterwards. */
+int xs2s__session_send_keep(xs2s_session *s, const xs2s_stanza *stanza,
+                            xs2s__session_keep_fn keep, void *arg);
+
 #endif /* XS2S_SESSION_HOLD_H */
