@@ -9,7 +9,14 @@
  *
  * Each input runs twice, the second time hibernating the parser
  * (xs2s__parser_hibernate()) after feeds chosen by the generator; both
- * runs must see the same events, errors, messages and feed results.
+ * runs must see the same stanzas and pause positions up to their first
+ * error. Where and how an invalid stream is refused may differ: libxml2
+ * parses stray character data once it sees '<' or holds 300 bytes of it,
+ * counted from where its buffer starts, which a wake-up moves, so the
+ * refusal may come later or name another fault (docs/PARSER.md,
+ * hibernation); a stanza cannot slip through before it, since a stanza
+ * starts with '<'. The runs go on after the first error, for coverage,
+ * but the comparison stops there.
  */
 #include <stdint.h>
 #include <string.h>
@@ -41,11 +48,14 @@ static int on_open(xs2s_parser *p, const xs2s_stream_header *h, void *ud) {
 typedef struct state {
   xs2s__buf out;
   int paused;
-  uint64_t hash; /* of every event and feed result */
+  uint64_t hash; /* of every stanza and pause up to an error */
+  int failed;    /* an error was reported: the hash is final */
 } state;
 
 static void mix(state *st, const void *p, size_t n) {
   const unsigned char *b = p;
+  if (st->failed)
+    return;
   for (size_t i = 0; i < n; i++)
     st->hash = (st->hash ^ b[i]) * 1099511628211ull;
 }
@@ -64,8 +74,7 @@ static int on_stanza(xs2s_parser *p, xs2s_stanza *s, void *ud) {
 static void on_error(xs2s_parser *p, int code, xs2s_stream_condition c,
                      const char *message, void *ud) {
   state *st = ud;
-  mix(st, &code, sizeof(code));
-  mix(st, message, strlen(message));
+  st->failed = 1;
   FUZZ_ASSERT(code < 0 && message != NULL);
   FUZZ_ASSERT(xs2s_stream_condition_name(c) != NULL);
   FUZZ_ASSERT(xs2s_parser_condition(p) == c);
@@ -93,7 +102,8 @@ static uint64_t drive(const uint8_t *data, size_t size, int hibernate) {
     if (chunk > size - off)
       chunk = size - off;
     ssize_t rc = xs2s_parser_feed(p, s + off, chunk);
-    mix(&st, &rc, sizeof(rc));
+    if (rc >= 0 && (size_t)rc != chunk)
+      mix(&st, &rc, sizeof(rc)); /* where a pause stopped the feed */
     if (hibernate && (rng >> 20) % 3 == 0)
       xs2s__parser_hibernate(p);
     if (rc >= 0) {
