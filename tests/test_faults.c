@@ -46,6 +46,20 @@ static int settled(void *arg) {
          delivered + bk->sender->bounces >= bk->sent;
 }
 
+/* Per-message books for "m0" .. "m<MAP_N - 1>": how often each was
+ * delivered to @receiver and bounced to @sender. */
+enum { MAP_N = 2010 }; /* the cases' 2,000 + 10 */
+static unsigned short got_map[MAP_N], bounce_map[MAP_N];
+
+static void keep_books(node *sender, node *receiver) {
+  memset(got_map, 0, sizeof(got_map));
+  memset(bounce_map, 0, sizeof(bounce_map));
+  receiver->got_map = got_map;
+  receiver->map_n = MAP_N;
+  sender->bounce_map = bounce_map;
+  sender->map_n = MAP_N;
+}
+
 static node_opts plain(const char *domain, const char *listen) {
   node_opts o;
   memset(&o, 0, sizeof(o));
@@ -122,12 +136,7 @@ static void peer_killed(int sm) {
     return;
   }
   enum { N = 2000 };
-  static unsigned short got[N + 10], bnc[N + 10];
-  memset(got, 0, sizeof(got));
-  memset(bnc, 0, sizeof(bnc));
-  b.got_map = got;
-  a.bounce_map = bnc;
-  a.map_n = b.map_n = N + 10;
+  keep_books(&a, &b);
   node *ns[2] = {&a, &b};
   int sent = 0;
   /* A first half delivered (and, with XEP-0198, acknowledged), then the
@@ -159,7 +168,7 @@ static void peer_killed(int sm) {
   node_run(na, 1, settled, &bk, 15000);
   xs2s_counters c;
   xs2s_ctx_counters(a.ctx, &c);
-  tally t = count_books(got, bnc, N + 10);
+  tally t = count_books(got_map, bounce_map, N + 10);
   report_books(sm ? "peer killed (XEP-0198)" : "peer killed (no XEP-0198)",
                sent, t);
   printf("    a.test counted %llu written, %llu acked, %llu bounced "
@@ -396,12 +405,7 @@ static void connection_cut(enum cut_mode mode) {
   pthread_t th;
   CHECK_INT(pthread_create(&th, NULL, relay_loop, &rl), 0);
   enum { N = 2000 };
-  static unsigned short got[N + 10], bnc[N + 10];
-  memset(got, 0, sizeof(got));
-  memset(bnc, 0, sizeof(bnc));
-  d.got_map = got;
-  a.bounce_map = bnc;
-  a.map_n = d.map_n = N + 10;
+  keep_books(&a, &d);
   node *ns[2] = {&a, &d};
   int sent = 0;
   cut_when cw = {&a, &d, two, two ? 2 : 1};
@@ -419,8 +423,8 @@ static void connection_cut(enum cut_mode mode) {
     crash(&d);
     if (node_start(&d, &od) < 0)
       CHECK(!"d.test restarts");
-    d.got_map = got;
-    d.map_n = N + 10;
+    d.got_map = got_map; /* the same books, counting on */
+    d.map_n = MAP_N;
   } else {
     rl.cut = 1; /* mid-flow: both engines get a reset */
   }
@@ -430,12 +434,12 @@ static void connection_cut(enum cut_mode mode) {
     sent += node_send(&a, two && i % 2 ? "ann@a2.test" : "alice@a.test",
                       "dave@d.test", body, NULL) == 0;
   }
-  cut_books cb = {&a, &d, sent, got, bnc};
+  cut_books cb = {&a, &d, sent, got_map, bounce_map};
   int done = node_run(ns, 2, cut_settled, &cb, 20000);
   xs2s_counters ca, cd;
   xs2s_ctx_counters(a.ctx, &ca);
   xs2s_ctx_counters(d.ctx, &cd);
-  tally t = count_books(got, bnc, N + 10);
+  tally t = count_books(got_map, bounce_map, N + 10);
   static const char *const names[] = {
       [CUT_RESUME] = "connection cut (XEP-0198)",
       [CUT_TWO_PAIRS] = "connection cut, 2 pairs",
