@@ -653,6 +653,16 @@ static int cmp_rate(const void *x, const void *y) {
   return (a->rate > b->rate) - (a->rate < b->rate);
 }
 
+/* Brings the a.test -> b.test stream up with one stanza the receiver
+ * counts. */
+static void bring_up(node *a, receiver *r, rec *last) {
+  xs2s_stanza *warm = make_message("alice@a.test", "bob@b.test", "!warm-up");
+  xs2s_ctx_send(a->ctx, warm, NULL);
+  xs2s_stanza_free(warm);
+  if (!wait_count(a, r, last, last->count + 1, 10000))
+    die("no stream came up");
+}
+
 static relay_result bench_relay_mode(mode m, double parse) {
   receiver r = receiver_start(m, 0);
   rec last = {0, 0, 0, 0};
@@ -660,11 +670,7 @@ static relay_result bench_relay_mode(mode m, double parse) {
   node_start(&a, "a.test", make_config("a.test", SENDER_ADDR ":5269", m, 0, 0, 0), -1);
   if (!wait_count(&a, &r, &last, 0, 5000))
     die("receiver did not start");
-  xs2s_stanza *warm = make_message("alice@a.test", "bob@b.test", "!warm-up");
-  xs2s_ctx_send(a.ctx, warm, NULL);
-  xs2s_stanza_free(warm);
-  if (!wait_count(&a, &r, &last, 1, 10000))
-    die("no stream came up");
+  bring_up(&a, &r, &last);
   xs2s_stanza *msg = make_message("alice@a.test", "bob@b.test", FILLER);
   int64_t n = quick ? 50000 : 200000;
   relay_result runs[5];
@@ -860,11 +866,7 @@ static void bench_memory(double parse, relay_result idle0) {
     die("receiver did not start");
   /* One stream first, so that what is measured is per stream and not the
    * engine's first-use allocations (resolver cache, TLS session state). */
-  xs2s_stanza *warm = make_message("alice@a.test", "bob@b.test", "!warm-up");
-  xs2s_ctx_send(a.ctx, warm, NULL);
-  xs2s_stanza_free(warm);
-  if (!wait_count(&a, &r, &last, 1, 10000))
-    die("no stream came up");
+  bring_up(&a, &r, &last);
   xs2s_stanza *msg = make_message("alice@a.test", "bob@b.test", FILLER);
   int64_t n = quick ? 50000 : 100000;
   if (getenv("BENCH_STREAMS"))
