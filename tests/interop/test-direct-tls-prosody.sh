@@ -33,18 +33,7 @@ stop_children() {
 trap 'stop_children; pf_stop_all; [ -n "${KEEP_LOGS:-}" ] && cp -r "$root" "$KEEP_LOGS"; rm -rf "$root"' EXIT
 trap 'exit 1' INT TERM
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() {
-  if printf '%s\n' "$2" | grep -Eq -- "$3"; then
-    ok "$1"
-  else
-    fail "$1"
-    printf '  expected /%s/ in:\n%s\n' "$3" "$2" | sed 's/^/  /'
-  fi
-}
+. "$here/checks.sh"
 
 # knot: b.test is reachable only by direct TLS, on port 5270.
 if pf_knot_start "$root/knot" $dns@5300 \

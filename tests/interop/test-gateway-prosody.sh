@@ -19,13 +19,7 @@ root=$(mktemp -d)
 chmod 755 "$root"
 export PF_CLEANUP_DIR=$root
 trap 'kill -TERM "$(gw_pid b)" 2>/dev/null; pf_stop_all; wait; rm -rf "$root"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() {
-  if printf '%s\n' "$2" | grep -Eq -- "$3"; then ok "$1"; else
-    fail "$1"; printf '  expected /%s/ in:\n%s\n' "$3" "$2"; fi
-}
+. "$here/checks.sh"
 
 gw_env "$root/gw"
 gw_config b b.test 127.0.0.56 secret-b \

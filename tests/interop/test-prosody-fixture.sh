@@ -22,20 +22,7 @@ export PF_CLEANUP_DIR=$root
 trap 'pf_stop_all; rm -rf "$root"' EXIT
 trap 'exit 1' INT TERM
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-fail() { failed=$((failed + 1)); echo "not ok - $1"; }
-
-# check DESCRIPTION TEXT PATTERN: PATTERN (grep -E) occurs in TEXT.
-check() {
-  if printf '%s\n' "$2" | grep -Eq -- "$3"; then
-    ok "$1"
-  else
-    fail "$1"
-    printf '  expected /%s/ in:\n%s\n' "$3" "$2" | sed 's/^/  /'
-  fi
-}
+. "$here/checks.sh"
 
 # pair NAME OPTIONS...: starts a.test and b.test with the same OPTIONS in
 # $root/NAME; the previous pair is stopped first.
