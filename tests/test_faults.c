@@ -22,6 +22,7 @@
 
 #include "check.h"
 #include "ctx_node.h"
+#include "dns_fake.h"
 
 static char tmpdir[64];
 
@@ -504,55 +505,17 @@ static void test_peer_restarted(void) {
 
 /* -- DNS ---------------------------------------------------------------- */
 
-typedef struct responder {
-  int fd;
-  int servfail; /* 0: stay silent */
-  volatile int stop;
-} responder;
-
-static void *responder_loop(void *arg) {
-  responder *s = arg;
-  while (!s->stop) {
-    struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
-    if (poll(&pfd, 1, 50) <= 0)
-      continue;
-    unsigned char pkt[512];
-    struct sockaddr_storage from;
-    socklen_t flen = sizeof(from);
-    ssize_t n = recvfrom(s->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&from,
-                         &flen);
-    if (n < 12 || !s->servfail)
-      continue;
-    pkt[2] = (unsigned char)(0x80 | (pkt[2] & 0x79));
-    pkt[3] = 0x02; /* SERVFAIL */
-    sendto(s->fd, pkt, (size_t)n, 0, (struct sockaddr *)&from, flen);
-  }
-  return NULL;
-}
-
 static void dns_case(int servfail) {
-  responder s = {socket(AF_INET, SOCK_DGRAM, 0), servfail, 0};
-  struct sockaddr_in sin = {0};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(sin);
-  CHECK(bind(s.fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-  CHECK(getsockname(s.fd, (struct sockaddr *)&sin, &len) == 0);
-  char conf[128];
+  dns_fake s;
+  CHECK_INT(dns_fake_start(&s, servfail), 0);
+  char conf[128], text[512];
   snprintf(conf, sizeof(conf), "%s/stub.conf", tmpdir);
+  dns_fake_stub_conf(&s, "broken.example", text, sizeof(text));
   FILE *f = fopen(conf, "w");
-  fprintf(f,
-          "server:\n"
-          "  do-not-query-localhost: no\n"
-          "  local-zone: \".\" static\n"
-          "  local-zone: \"broken.example.\" transparent\n"
-          "stub-zone:\n"
-          "  name: \"broken.example.\"\n"
-          "  stub-addr: 127.0.0.1@%u\n",
-          ntohs(sin.sin_port));
-  fclose(f);
-  pthread_t th;
-  CHECK_INT(pthread_create(&th, NULL, responder_loop, &s), 0);
+  if (f) {
+    fputs(text, f);
+    fclose(f);
+  }
   node a;
   node_opts oa = plain("a.test", "127.0.0.46:5269");
   oa.dns = conf;
@@ -575,9 +538,7 @@ static void dns_case(int servfail) {
                                     : XS2S_STANZA_ERR_REMOTE_SERVER_TIMEOUT);
     node_stop(&a);
   }
-  s.stop = 1;
-  pthread_join(th, NULL);
-  close(s.fd);
+  dns_fake_stop(&s);
   unlink(conf);
 }
 

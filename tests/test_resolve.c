@@ -15,6 +15,7 @@
 #include <xs2s/resolve.h>
 
 #include "check.h"
+#include "dns_fake.h"
 #include "rng.h"
 
 static const char *conf_path;
@@ -590,30 +591,11 @@ static void test_config_errors(void) {
 /* ---- failing servers -------------------------------------------------- */
 
 /* A UDP socket on 127.0.0.1 with a kernel-chosen port. */
-static int udp_socket(unsigned *port) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in sin = {0};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(sin);
-  CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-  CHECK(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
-  *port = ntohs(sin.sin_port);
-  return fd;
-}
-
+/* A libunbound configuration sending @zone to the fake server @d. */
 static const char *stub_conf(const char *name, const char *zone,
-                             unsigned port) {
+                             const dns_fake *d) {
   char text[512];
-  snprintf(text, sizeof(text),
-           "server:\n"
-           "  do-not-query-localhost: no\n"
-           "  local-zone: \".\" static\n"
-           "  local-zone: \"%s.\" transparent\n"
-           "stub-zone:\n"
-           "  name: \"%s.\"\n"
-           "  stub-addr: 127.0.0.1@%u\n",
-           zone, zone, port);
+  dns_fake_stub_conf(d, zone, text, sizeof(text));
   return write_conf(name, text);
 }
 
@@ -624,10 +606,10 @@ static uint64_t fake_clock(void *ud) {
 }
 
 static void test_timeout(void) {
-  unsigned port;
-  int silent = udp_socket(&port); /* receives, never answers */
+  dns_fake silent; /* receives, never answers */
+  CHECK_INT(dns_fake_start(&silent, 0), 0);
   xs2s_resolver_options o = {0};
-  o.unbound_conf = stub_conf("silent.conf", "slow.example", port);
+  o.unbound_conf = stub_conf("silent.conf", "slow.example", &silent);
   o.timeout_ms = 5000;
   o.clock = fake_clock;
   fake_now = 1000;
@@ -654,52 +636,22 @@ static void test_timeout(void) {
   CHECK_INT(xs2s_resolver_timeout(r), -1);
   xs2s_resolve_result_free(g.res);
   xs2s_resolver_free(r);
-  close(silent);
-}
-
-typedef struct responder {
-  int fd;
-  volatile int stop;
-} responder;
-
-/* Answers every query with SERVFAIL until told to stop. */
-static void *servfail_loop(void *arg) {
-  responder *s = arg;
-  while (!s->stop) {
-    struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
-    if (poll(&pfd, 1, 50) <= 0)
-      continue;
-    unsigned char pkt[512];
-    struct sockaddr_storage from;
-    socklen_t flen = sizeof(from);
-    ssize_t n = recvfrom(s->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&from,
-                         &flen);
-    if (n < 12)
-      continue;
-    pkt[2] = (unsigned char)(0x80 | (pkt[2] & 0x79)); /* QR, keep opcode, RD */
-    pkt[3] = 0x02;                                    /* SERVFAIL */
-    sendto(s->fd, pkt, (size_t)n, 0, (struct sockaddr *)&from, flen);
-  }
-  return NULL;
+  dns_fake_stop(&silent);
 }
 
 static void test_servfail(void) {
-  unsigned port;
-  responder s = {udp_socket(&port), 0};
-  pthread_t thread;
-  CHECK_INT(pthread_create(&thread, NULL, servfail_loop, &s), 0);
+  dns_fake s;
+  CHECK_INT(dns_fake_start(&s, 1), 0);
   uint64_t seed = 1;
   xs2s_resolver *r =
-      make_with(stub_conf("servfail.conf", "broken.example", port), &seed);
+      make_with(stub_conf("servfail.conf", "broken.example", &s), &seed);
   xs2s_resolve_result *res = resolve(r, "broken.example");
   CHECK_INT(res->error, XS2S_ERR_DNS_SERVFAIL);
   CHECK_INT(res->condition, XS2S_STANZA_ERR_REMOTE_SERVER_NOT_FOUND);
   CHECK_INT(res->source, XS2S_RESOLVE_SOURCE_NONE);
   xs2s_resolve_result_free(res);
   xs2s_resolver_free(r);
-  s.stop = 1;
-  pthread_join(thread, NULL);
-  close(s.fd);
+  dns_fake_stop(&s);
 }
 
 /* ---- memory ----------------------------------------------------------- */
